@@ -1,0 +1,39 @@
+# Two commands do all set-up: `make run` (the web chat) and `make test`.
+# Each creates .venv and installs on first use; later runs skip the install
+# unless pyproject.toml changed.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test bench eval browser clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	# torch first, pinned: the CPU build on local disk (an unpinned torch pulls CUDA).
+	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) app.py
+
+# Browser tests use Debian's Chromium; install it when missing and we may.
+browser:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's chromium for the browser tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk) >/dev/null; \
+	fi
+
+test: $(STAMP) browser
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) -m qa.benchmark
+
+eval: $(STAMP)
+	$(PY) -m qa eval --json artifacts/eval.json --plot artifacts/threshold.png
+
+clean:
+	rm -rf $(VENV) .cache index artifacts
