@@ -27,11 +27,16 @@ class Settings:
     # Retrieval: passages returned with an answer, and candidates each ranker contributes.
     k: int = 3
     candidates: int = 20
+    # Quotes are chosen among the sentences of this many top passages.
+    quote_passages: int = 5
+    # Dense cosines of this model live in a narrow band; [low, high] is stretched to [0, 1].
+    cosine_low: float = 0.70
+    cosine_high: float = 0.90
     # Weight of the dense ranking in reciprocal-rank fusion (1 - weight goes to BM25).
     fusion_weight: float = 0.5
     rrf_k: int = 60
     # Answer confidence below which the bot says the article does not say.
-    threshold: float = 0.5
+    threshold: float = 0.6
     # Longest quote: one sentence, or two adjacent ones, up to this many characters.
     max_quote_chars: int = 150
     # Questions longer than this are cut (after cleanup) before retrieval.

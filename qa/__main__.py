@@ -1,0 +1,109 @@
+"""Command line: `python -m qa index|ask|eval`.
+
+    python -m qa index [--docs DIR] [--index DIR] [--model NAME]
+    python -m qa ask "问题" [--json] [--k 3]
+    python -m qa eval [--json FILE] [--plot FILE.png]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+
+EXIT_BAD_INPUT = 2
+
+
+def _engine(args):
+    from .engine import QA
+
+    return QA(docs=args.docs, index_dir=args.index, model=args.model)
+
+
+def cmd_index(args) -> int:
+    t0 = time.perf_counter()
+    engine = _engine(args)
+    info = engine.info()
+    how = "built" if engine.build_seconds is not None else "up to date"
+    print(f"Index {how}: {info['documents']} document(s), {info['chunks']} chunks, model {info['model']}")
+    print(f"  in {info['index_dir']} ({time.perf_counter() - t0:.1f} s)")
+    for reason in engine.skipped:
+        print(f"  skipped: {reason}", file=sys.stderr)
+    return 0
+
+
+def cmd_ask(args) -> int:
+    from .text import has_cjk
+
+    question = " ".join(args.question)
+    if not question.strip():
+        print("请输入问题。 / Please enter a question, e.g.: python -m qa ask \"赫章县有多少个贫困村？\"", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    engine = _engine(args)
+    try:
+        a = engine.answer(question, k=args.k)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.json:
+        print(json.dumps(a.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    english = not has_cjk(question)
+    if not a.found:
+        print("The article does not say." if english else "文章中没有找到答案。")
+        print(f"(confidence {a.score:.2f} is below the threshold {engine.settings.threshold:.2f})")
+        return 0
+    print(f"“{a.quote}”")
+    print(f"  — {a.source}, characters {a.start}–{a.end}, confidence {a.score:.2f}")
+    for i, p in enumerate(a.passages, 1):
+        print(f"\n[{i}] {p.source} {p.start}–{p.end} (score {p.score:.2f})")
+        print("    " + p.text.replace("\n", "\n    "))
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from . import evaluate
+
+    return evaluate.run(args)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m qa", description="Answer questions by quoting the articles.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp):
+        sp.add_argument("--docs", default=None, help="documents folder (default: the project's seeds/)")
+        sp.add_argument("--index", default=None, help="index folder (default: the project's index/)")
+        sp.add_argument("--model", default=None, help="sentence-transformers model name or path (default: QA_MODEL "
+                        "or the bundled multilingual-e5-small)")
+
+    common(sub.add_parser("index", help="build or check the index"))
+    ask = sub.add_parser("ask", help="answer a question")
+    common(ask)
+    ask.add_argument("question", nargs="*", help="the question, in Chinese or English")
+    ask.add_argument("--json", action="store_true", help="print Answer.to_dict() as JSON")
+    ask.add_argument("--k", type=int, default=None, help="how many supporting passages to show")
+    ev = sub.add_parser("eval", help="evaluate on a question set, with baselines")
+    from . import evaluate
+
+    evaluate.add_arguments(ev)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    from .embedding import ModelLoadError
+    from .index import IndexError_
+    from .text import DocumentError
+
+    try:
+        return {"index": cmd_index, "ask": cmd_ask, "eval": cmd_eval}[args.command](args)
+    except (ModelLoadError, IndexError_, DocumentError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

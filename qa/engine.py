@@ -1,0 +1,144 @@
+"""The answer engine: documents + model + index -> quoted answers.
+
+`QA` ties the pipeline steps together for one docs folder and one index folder.
+It loads the model and index once, checks before each question that the documents
+have not changed (a cheap stat; rehash only on change), and rebuilds when they
+have, so it never answers from a stale index. It is safe to share between threads.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import embedding, index as index_mod, quoting, retrieval, text
+from .lexical import BM25Index
+from .settings import PROJECT_DIR, Settings, default_model_name
+from .types import Answer, Passage
+
+log = logging.getLogger(__name__)
+
+EMPTY_QUESTION = "请输入问题。 / Please enter a question."
+
+
+class QA:
+    """Question answering over the documents in `docs`, with its index in `index_dir`."""
+
+    def __init__(self, docs: str | Path | None = None, index_dir: str | Path | None = None,
+                 model: str | None = None, settings: Settings | None = None):
+        self.settings = settings or Settings()
+        self.docs_dir = Path(docs) if docs is not None else PROJECT_DIR / "seeds"
+        self.index_dir = Path(index_dir) if index_dir is not None else PROJECT_DIR / "index"
+        self.model_name = model or self.settings.model or default_model_name()
+        self.model = embedding.load_model(self.model_name)
+        self.skipped: list[str] = []  # documents that could not be read, with the reason
+        self.build_seconds: float | None = None
+        self._lock = threading.RLock()
+        self._encode_lock = threading.Lock()  # HF fast tokenizers are not safe to share across threads
+        self._signature = None
+        if not self.docs_dir.is_dir():
+            raise FileNotFoundError(f"The documents folder {self.docs_dir} does not exist.")
+        self._refresh(force=True)
+
+    # -- the index ---------------------------------------------------------------------------
+
+    def _docs_signature(self):
+        paths = text.document_paths(self.docs_dir)
+        return tuple((p.as_posix(), p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
+
+    def _refresh(self, force: bool = False) -> None:
+        """Load the index, rebuilding it first if the documents or settings changed."""
+        signature = self._docs_signature()
+        if not force and signature == self._signature:
+            return
+        with self._lock:
+            if not force and signature == self._signature:
+                return
+            expected = index_mod.expected_manifest(self.docs_dir, self.settings, self.model_name)
+            with index_mod.BuildLock(self.index_dir):
+                loaded, why = index_mod.load(self.index_dir, expected)
+                if loaded is None:
+                    log.info("Building the index in %s (%s)", self.index_dir, why)
+                    skipped: list[str] = []
+                    docs = text.load_documents(self.docs_dir, skipped)
+                    for reason in skipped:
+                        log.warning("Skipped a document: %s", reason)
+                    t0 = time.perf_counter()
+                    loaded = index_mod.build(self.index_dir, docs, expected, self.settings, self.model)
+                    self.build_seconds = time.perf_counter() - t0
+                    self.skipped = skipped
+            self._install(loaded)
+            self._signature = signature
+
+    def _install(self, loaded: index_mod.Index) -> None:
+        self.index = loaded
+        self.bm25 = BM25Index([c.text for c in loaded.chunks], self.settings.bm25_tokens)
+        n = loaded.unit_vectors.ntotal
+        self.unit_matrix = loaded.unit_vectors.reconstruct_n(0, n) if n else np.zeros((0, 1), np.float32)
+
+    # -- public ------------------------------------------------------------------------------
+
+    @property
+    def sources(self) -> list[str]:
+        return list(self.index.documents)
+
+    def document(self, source: str) -> str:
+        """The cleaned text of `source`; every offset refers to it."""
+        try:
+            return self.index.documents[source]
+        except KeyError:
+            raise KeyError(f"No document named {source!r}; known: {', '.join(self.sources)}") from None
+
+    def info(self) -> dict:
+        return {
+            "model": embedding.model_id(self.model_name),
+            "chunks": len(self.index.chunks),
+            "documents": len(self.index.documents),
+            "index_dir": str(self.index.path),
+        }
+
+    def _prepare(self, question: str) -> str:
+        if not isinstance(question, str):
+            raise TypeError("The question must be a string.")
+        q = text.clean_question(question, self.settings.max_question_chars)
+        if not q:
+            raise ValueError(EMPTY_QUESTION)
+        return q
+
+    def _encode(self, question: str) -> np.ndarray:
+        with self._encode_lock:
+            return embedding.encode_queries(self.model, [question])[0]
+
+    def retrieve(self, question: str, k: int = 10, mode: str = "hybrid") -> list[Passage]:
+        """The top-`k` passages for `question`, best first."""
+        q = self._prepare(question)
+        self._refresh()
+        with self._lock:
+            idx, bm25 = self.index, self.bm25
+        ranking = retrieval.rank(idx, bm25, q, self._encode(q), mode, self.settings)
+        return retrieval.passages(idx, ranking, k)
+
+    def candidate(self, question: str, k: int | None = None, mode: str = "hybrid") -> Answer:
+        """The best quote and its confidence, without applying the abstention threshold."""
+        q = self._prepare(question)
+        self._refresh()
+        k = self.settings.k if k is None else k
+        with self._lock:
+            idx, bm25, units = self.index, self.bm25, self.unit_matrix
+        qvec = self._encode(q)
+        ranking = retrieval.rank(idx, bm25, q, qvec, mode, self.settings)
+        quote = quoting.choose(q, qvec, ranking, idx, units, bm25, mode, self.settings)
+        passages = tuple(retrieval.passages(idx, ranking, k))
+        if quote is None:
+            return Answer(False, "", "", 0, 0, 0.0, ())
+        return Answer(True, quote.text, quote.source, quote.start, quote.end, quote.confidence, passages)
+
+    def answer(self, question: str, k: int | None = None, mode: str = "hybrid") -> Answer:
+        """A verbatim quote that answers `question`, or `found=False` when the evidence is weak."""
+        best = self.candidate(question, k, mode)
+        if best.found and best.score >= self.settings.threshold:
+            return best
+        return Answer(False, "", "", 0, 0, best.score, ())

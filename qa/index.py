@@ -1,0 +1,263 @@
+"""The index on disk: FAISS vectors of chunks and quote units, their metadata, a manifest.
+
+Layout of `index_dir`:
+    CURRENT             name of the live build folder (replaced atomically)
+    build-<id>/         manifest.json, chunks.faiss, units.faiss, meta.json
+A build is written into a fresh folder and `CURRENT` is switched only when it is
+complete, so a crash mid-build leaves the previous index in service. The manifest
+records the model, settings, library versions, a sha256 of every source document
+and of every index file: anything missing, stale or corrupt is rebuilt. No pickle.
+"""
+from __future__ import annotations
+
+import bisect
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from . import chunking, embedding, text
+from .settings import Settings
+from .types import Chunk, Document
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+FILES = ("chunks.faiss", "units.faiss", "meta.json")
+
+
+class IndexError_(RuntimeError):
+    """The index cannot be built or written; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A quotable unit: a sentence (or a clause run of a sentence too long to quote)."""
+
+    id: int
+    source: str
+    start: int
+    end: int
+
+
+@dataclass
+class Index:
+    """A loaded index: chunks and quote units with their vectors, and the cleaned documents."""
+
+    path: Path
+    manifest: dict
+    documents: dict[str, str]
+    chunks: list[Chunk]
+    units: list[Unit]
+    chunk_vectors: faiss.Index
+    unit_vectors: faiss.Index
+    chunk_units: list[list[int]]  # ids of the quote units overlapping each chunk
+
+
+def versions() -> dict:
+    return {name: version(name) for name in ("faiss-cpu", "sentence-transformers", "transformers", "bm25s")}
+
+
+def source_hashes(docs_dir: Path) -> dict[str, str]:
+    """sha256 of each document's bytes, keyed by its path relative to `docs_dir`."""
+    return {
+        p.relative_to(docs_dir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in text.document_paths(docs_dir)
+    }
+
+
+def expected_manifest(docs_dir: Path, settings: Settings, model_name: str | None) -> dict:
+    """What a fresh index for these documents and settings must say about itself."""
+    return {
+        "format": FORMAT,
+        "model": embedding.model_id(model_name),
+        "settings": settings.index_key() | {"max_quote_chars": settings.max_quote_chars},
+        "versions": versions(),
+        "documents": source_hashes(docs_dir),
+    }
+
+
+def quote_units(doc: Document, max_chars: int) -> list[tuple[int, int]]:
+    """Sentence spans of a document; a sentence longer than `max_chars` is cut at clause marks."""
+    spans = []
+    for s, e in text.sentences(doc.text):
+        if e - s <= max_chars:
+            spans.append((s, e))
+            continue
+        piece_start = s
+        last_cut = None
+        for i in range(s, e):
+            if doc.text[i] in "，、：:,":
+                last_cut = i + 1
+            if i + 1 - piece_start > max_chars and last_cut and last_cut > piece_start:
+                spans.append((piece_start, last_cut))
+                piece_start = last_cut
+        if piece_start < e:
+            spans.append((piece_start, e))
+    return spans
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _current(index_dir: Path) -> Path | None:
+    try:
+        name = (index_dir / "CURRENT").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not name.startswith("build-") or "/" in name:
+        return None
+    return index_dir / name
+
+
+def load(index_dir: Path, expected: dict) -> tuple[Index | None, str]:
+    """The index at `index_dir` if it is complete, intact and matches `expected`; else why not."""
+    path = _current(index_dir)
+    if path is None or not (path / "manifest.json").is_file():
+        return None, "no index yet"
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None, "manifest unreadable"
+    for key in ("format", "model", "settings", "versions", "documents"):
+        if manifest.get(key) != expected[key]:
+            return None, f"stale ({key} changed)"
+    for name in FILES:
+        f = path / name
+        if not f.is_file() or _sha(f) != manifest.get("files", {}).get(name):
+            return None, f"corrupt ({name} missing or damaged)"
+    try:
+        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+        chunk_vectors = faiss.read_index(str(path / "chunks.faiss"))
+        unit_vectors = faiss.read_index(str(path / "units.faiss"))
+    except (OSError, ValueError, RuntimeError) as exc:
+        return None, f"corrupt ({exc})"
+    docs = meta["documents"]
+    chunks = [Chunk(i, c["source"], c["start"], c["end"], docs[c["source"]][c["start"] : c["end"]])
+              for i, c in enumerate(meta["chunks"])]
+    units = [Unit(i, u["source"], u["start"], u["end"]) for i, u in enumerate(meta["units"])]
+    if chunk_vectors.ntotal != len(chunks) or unit_vectors.ntotal != len(units):
+        return None, "corrupt (vector count does not match metadata)"
+    return Index(path, manifest, docs, chunks, units, chunk_vectors, unit_vectors, _overlaps(chunks, units)), "ok"
+
+
+def _overlaps(chunks: list[Chunk], units: list[Unit]) -> list[list[int]]:
+    by_source: dict[str, list[Unit]] = {}
+    for u in units:
+        by_source.setdefault(u.source, []).append(u)
+    starts = {src: [u.end for u in us] for src, us in by_source.items()}
+    out = []
+    for c in chunks:
+        us = by_source.get(c.source, [])
+        i = bisect.bisect_right(starts.get(c.source, []), c.start)
+        ids = []
+        while i < len(us) and us[i].start < c.end:
+            ids.append(us[i].id)
+            i += 1
+        out.append(ids)
+    return out
+
+
+def build(index_dir: Path, docs: list[Document], expected: dict, settings: Settings, model,
+          progress: bool = False) -> Index:
+    """Embed and write a new index, then switch `CURRENT` to it atomically."""
+    chunks = chunking.split_documents(docs, settings.chunk_size, settings.chunk_overlap)
+    units = [
+        Unit(0, d.source, s, e) for d in docs for s, e in quote_units(d, settings.max_quote_chars)
+    ]
+    units = [Unit(i, u.source, u.start, u.end) for i, u in enumerate(units)]
+    documents = {d.source: d.text for d in docs}
+    show = progress or len(chunks) > 500
+    chunk_vecs = embedding.encode_passages(model, [c.text for c in chunks], progress=show)
+    unit_vecs = embedding.encode_passages(model, [documents[u.source][u.start : u.end] for u in units], progress=show)
+    dim = embedding.dimension(model)
+
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        path = index_dir / f"build-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        path.mkdir()
+        _write_faiss(path / "chunks.faiss", chunk_vecs, dim)
+        _write_faiss(path / "units.faiss", unit_vecs, dim)
+        meta = {
+            "documents": documents,
+            "chunks": [{"source": c.source, "start": c.start, "end": c.end} for c in chunks],
+            "units": [{"source": u.source, "start": u.start, "end": u.end} for u in units],
+        }
+        (path / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        manifest = expected | {
+            "dimension": dim,
+            "chunks": len(chunks),
+            "units": len(units),
+            "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "files": {name: _sha(path / name) for name in FILES},
+        }
+        (path / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        _fsync_dir(path)
+        pointer = index_dir / f".CURRENT.{uuid.uuid4().hex[:8]}"
+        pointer.write_text(path.name, encoding="utf-8")
+        os.replace(pointer, index_dir / "CURRENT")
+    except OSError as exc:
+        raise IndexError_(
+            f"Cannot write the index to {index_dir} ({exc.strerror or exc}); make the folder writable "
+            "and free some disk space, or pass another folder with --index."
+        ) from None
+    _remove_old_builds(index_dir, keep=path.name)
+    log.info("Index built in %s: %d chunks, %d quote units", path, len(chunks), len(units))
+    index, why = load(index_dir, expected)
+    if index is None:
+        raise IndexError_(f"The index just written to {path} does not load back ({why}).")
+    return index
+
+
+def _write_faiss(path: Path, vectors: np.ndarray, dim: int) -> None:
+    idx = faiss.IndexFlatIP(dim)
+    if len(vectors):
+        idx.add(vectors)
+    faiss.write_index(idx, str(path))
+
+
+def _fsync_dir(path: Path) -> None:
+    for f in path.iterdir():
+        with open(f, "rb") as fh:
+            os.fsync(fh.fileno())
+
+
+def _remove_old_builds(index_dir: Path, keep: str) -> None:
+    for old in index_dir.glob("build-*"):
+        if old.name != keep:
+            shutil.rmtree(old, ignore_errors=True)
+    for stray in index_dir.glob(".CURRENT.*"):
+        stray.unlink(missing_ok=True)
+
+
+class BuildLock:
+    """Only one process builds an index folder at a time; others wait, then reuse its build."""
+
+    def __init__(self, index_dir: Path):
+        self.path = index_dir / ".lock"
+        self._fh = None
+
+    def __enter__(self):
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self.path, "a")
+        except OSError:
+            return self  # read-only folder: nothing to coordinate, the build will report it
+        fcntl.flock(self._fh, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        if self._fh:
+            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()

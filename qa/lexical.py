@@ -1,0 +1,84 @@
+"""Lexical retrieval: BM25 (bm25s) over Chinese tokens.
+
+Two tokenizations, chosen by `Settings.bm25_tokens` (the evaluation compares them):
+- "bigram": character unigrams + bigrams of CJK runs, plus ASCII words and numbers;
+- "jieba": jieba's search-mode word segmentation.
+Question words (什么, 多少, 哪些 ...) are dropped: they say what is asked, not where.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+
+import bm25s
+import numpy as np
+
+STOP = {
+    "的", "了", "吗", "呢", "么", "什", "哪", "谁", "几", "是", "有", "在", "和", "与", "及", "？", "?",
+    "什么", "多少", "哪些", "哪个", "哪几", "几个", "是谁", "是什", "是多", "有多", "有哪", "为什", "怎么", "如何",
+    "请问", "一下", "多", "少", "the", "a", "an", "of", "is", "are", "was", "what", "who", "how", "which", "in",
+}
+TOKEN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+|[a-z]+|\d+(?:\.\d+)?%?")
+_jieba_lock = threading.Lock()
+
+
+def tokenize(text: str, mode: str = "bigram") -> list[str]:
+    """BM25 tokens of `text` (NFKC-normalized, lower-cased, question words removed)."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    if mode == "jieba":
+        import jieba
+
+        with _jieba_lock:  # jieba's lazy dictionary load is not thread-safe
+            words = jieba.lcut_for_search(text)
+        return [w for w in (w.strip() for w in words) if w and TOKEN.fullmatch(w) and w not in STOP]
+    if mode != "bigram":
+        raise ValueError(f"unknown BM25 tokenization {mode!r} (use 'bigram' or 'jieba')")
+    tokens: list[str] = []
+    for run in TOKEN.findall(text):
+        if run[0].isascii():
+            tokens.append(run)
+            continue
+        tokens.extend(run)
+        tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
+    return [t for t in tokens if t not in STOP]
+
+
+class BM25Index:
+    """BM25 scores of a query against every chunk text, and query-term coverage of any text."""
+
+    def __init__(self, texts: list[str], mode: str = "bigram"):
+        self.mode = mode
+        token_sets = [set(tokenize(t, mode)) for t in texts]
+        df: dict[str, int] = {}
+        for tokens in token_sets:
+            for tok in tokens:
+                df[tok] = df.get(tok, 0) + 1
+        n = max(len(texts), 1)
+        self._idf = {tok: float(np.log(1 + (n - f + 0.5) / (f + 0.5))) for tok, f in df.items()}
+        self._unknown_idf = float(np.log(1 + (n + 0.5) / 0.5))
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
+        self._bm25 = bm25s.BM25()
+        self._bm25.index([tokenize(t, mode) or ["\u2400"] for t in texts], show_progress=False)
+        self._n = len(texts)
+
+    def scores(self, query: str) -> np.ndarray:
+        """One float per chunk; all zeros when the query shares no token with the corpus."""
+        tokens = [t for t in tokenize(query, self.mode) if t in self._bm25.vocab_dict]
+        if not tokens:
+            return np.zeros(self._n, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
+
+    def coverage(self, query: str, text: str) -> float:
+        """IDF-weighted share of the query's tokens that occur in `text`, in [0, 1].
+
+        A query term the corpus never uses (a figure or name the articles do not
+        give) carries the highest weight, so its absence lowers the coverage.
+        """
+        q = set(tokenize(query, self.mode))
+        if not q:
+            return 0.0
+        present = set(tokenize(text, self.mode))
+        weights = {t: self._idf.get(t, self._unknown_idf) for t in q}
+        return sum(w for t, w in weights.items() if t in present) / sum(weights.values())

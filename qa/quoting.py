@@ -1,0 +1,98 @@
+"""Quoting: pick the sentence (or two adjacent sentences) that answers the question.
+
+Candidates are the quote units (sentences) inside the top passages. Each is scored
+by how close it is in meaning (dense cosine of question and sentence) and how much
+of the question's rare vocabulary it contains (IDF-weighted coverage). The same
+features give the confidence that abstention thresholds. The quote is always a
+slice of the cleaned document, returned with its offsets.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .index import Index, Unit
+from .lexical import BM25Index
+from .retrieval import Scored
+from .settings import Settings
+from .text import has_cjk
+
+PRIOR_WEIGHT = 0.2  # how much the passage's retrieval rank breaks ties between sentences
+MERGE_GAIN = 0.1  # coverage a neighbouring sentence must add to be quoted too
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A chosen span of a document and the confidence that it answers the question."""
+
+    source: str
+    start: int
+    end: int
+    text: str
+    confidence: float
+
+
+def scaled_cosine(cos: np.ndarray | float, settings: Settings):
+    return np.clip((np.asarray(cos) - settings.cosine_low) / (settings.cosine_high - settings.cosine_low), 0.0, 1.0)
+
+
+def confidence(dense: float, coverage: float, mode: str, lexical_usable: bool) -> float:
+    """Confidence in [0, 1] from the sentence's scaled cosine and query coverage."""
+    if mode == "dense" or (mode == "hybrid" and not lexical_usable):
+        return float(dense)
+    if mode == "bm25":
+        return float(coverage)
+    return float(0.5 * dense + 0.5 * coverage)
+
+
+def choose(question: str, query_vector: np.ndarray, ranking: list[Scored], index: Index, unit_matrix: np.ndarray,
+           bm25: BM25Index, mode: str, settings: Settings) -> Quote | None:
+    """The best quote among the units of the top passages, or None when there are none."""
+    prior: dict[int, float] = {}
+    top = ranking[: settings.quote_passages]
+    best_score = top[0].score if top and top[0].score > 0 else 1.0
+    for item in top:
+        for uid in index.chunk_units[item.chunk]:
+            prior[uid] = max(prior.get(uid, 0.0), item.score / best_score)
+    if not prior:
+        return None
+    ids = np.fromiter(prior, dtype=np.int64)
+    dense = scaled_cosine(unit_matrix[ids] @ query_vector, settings)
+    lexical_usable = has_cjk(question)
+    texts = [_text(index, index.units[i]) for i in ids]
+    coverage = np.array([bm25.coverage(question, t) for t in texts]) if mode != "dense" else np.zeros(len(ids))
+    conf = np.array([confidence(d, c, mode, lexical_usable) for d, c in zip(dense, coverage)])
+    select = conf + PRIOR_WEIGHT * np.array([prior[i] for i in ids])
+    j = int(np.argmax(select))
+    unit = index.units[int(ids[j])]
+    start, end = unit.start, unit.end
+    if mode != "dense" and lexical_usable:
+        start, end = _maybe_merge(question, index, unit, coverage[j], bm25, settings)
+    doc = index.documents[unit.source]
+    return Quote(unit.source, start, end, doc[start:end], round(float(conf[j]), 4))
+
+
+def _text(index: Index, unit: Unit) -> str:
+    return index.documents[unit.source][unit.start : unit.end]
+
+
+def _maybe_merge(question: str, index: Index, unit: Unit, coverage: float, bm25: BM25Index,
+                 settings: Settings) -> tuple[int, int]:
+    """Extend the quote by one adjacent sentence of the same paragraph when it adds enough of the question."""
+    doc = index.documents[unit.source]
+    best = (unit.start, unit.end)
+    best_cov = coverage
+    for nid in (unit.id - 1, unit.id + 1):
+        if not 0 <= nid < len(index.units):
+            continue
+        other = index.units[nid]
+        if other.source != unit.source:
+            continue
+        start, end = min(unit.start, other.start), max(unit.end, other.end)
+        if end - start > settings.max_quote_chars or "\n" in doc[start:end]:
+            continue
+        cov = bm25.coverage(question, doc[start:end])
+        if cov >= best_cov + MERGE_GAIN:
+            best, best_cov = (start, end), cov
+    return best

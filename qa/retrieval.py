@@ -1,0 +1,69 @@
+"""Retrieval: rank chunks by dense similarity, by BM25, or by their fusion.
+
+Fusion is weighted reciprocal-rank fusion: each ranker contributes
+weight / (rrf_k + rank). Ranks, not raw scores, are fused because cosine and
+BM25 scores live on unrelated scales.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .index import Index
+from .lexical import BM25Index
+from .settings import Settings
+from .types import Passage
+
+MODES = ("hybrid", "dense", "bm25")
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A chunk id with the score a ranker gave it."""
+
+    chunk: int
+    score: float
+
+
+def dense_ranking(index: Index, query_vector: np.ndarray, n: int) -> list[Scored]:
+    scores, ids = index.chunk_vectors.search(query_vector.reshape(1, -1), min(n, index.chunk_vectors.ntotal))
+    return [Scored(int(i), float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
+
+
+def bm25_ranking(bm25: BM25Index, question: str, n: int) -> list[Scored]:
+    scores = bm25.scores(question)
+    order = np.argsort(-scores, kind="stable")[:n]
+    return [Scored(int(i), float(scores[i])) for i in order if scores[i] > 0]
+
+
+def fuse(dense: list[Scored], lexical: list[Scored], weight: float, rrf_k: int) -> list[Scored]:
+    """Weighted reciprocal-rank fusion, normalized so a chunk first in both rankings scores 1."""
+    fused: dict[int, float] = {}
+    for ranking, w in ((dense, weight), (lexical, 1.0 - weight)):
+        for rank, item in enumerate(ranking, start=1):
+            fused[item.chunk] = fused.get(item.chunk, 0.0) + w / (rrf_k + rank)
+    best = 1.0 / (rrf_k + 1)
+    return sorted((Scored(c, s / best) for c, s in fused.items()), key=lambda x: (-x.score, x.chunk))
+
+
+def rank(index: Index, bm25: BM25Index, question: str, query_vector: np.ndarray, mode: str,
+         settings: Settings) -> list[Scored]:
+    """Chunks ranked for `question` by the chosen mode, best first."""
+    if mode not in MODES:
+        raise ValueError(f"unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}")
+    n = settings.candidates
+    if mode == "dense":
+        return dense_ranking(index, query_vector, n)
+    if mode == "bm25":
+        return bm25_ranking(bm25, question, n)
+    return fuse(dense_ranking(index, query_vector, n), bm25_ranking(bm25, question, n),
+                settings.fusion_weight, settings.rrf_k)
+
+
+def passages(index: Index, ranking: list[Scored], k: int) -> list[Passage]:
+    return [
+        Passage(c.text, c.source, c.start, c.end, round(item.score, 4))
+        for item in ranking[:k]
+        for c in (index.chunks[item.chunk],)
+    ]

@@ -1,0 +1,118 @@
+"""Text cleanup: read the documents, repair newspaper line breaks, clean questions.
+
+The seed article is newspaper layout: a paragraph may stop mid-sentence and go on
+after a blank line ("第一\n\n书记李绍山"). Such breaks are joined; headlines, the
+byline and photo captions stay blocks of their own. Only whitespace is removed,
+never a visible character, and the cleaned text is what every offset refers to.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from pathlib import Path
+
+from .types import Document
+
+DOC_SUFFIXES = (".txt", ".md")
+# A block that ends in one of these ends its sentence; otherwise a body paragraph goes on.
+SENTENCE_END = "。！？!?；;…：:」』”’）)】》"
+BODY_MARKS = "，。；、"  # a block containing these is running text, not a headline or caption
+BLOCK_SPLIT = re.compile(r"\n[ \t\u3000]*\n\s*")
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff0-\uffff]")
+SURROGATE = re.compile(r"[\ud800-\udfff]")
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+class DocumentError(ValueError):
+    """A document cannot be read as text; the message names the file."""
+
+
+def clean(raw: str) -> str:
+    """Cleaned text of a document: normalized newlines, broken paragraphs rejoined."""
+    raw = raw.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    blocks = [
+        "\n".join(line.rstrip() for line in block.strip().split("\n"))
+        for block in BLOCK_SPLIT.split(raw.strip())
+        if block.strip()
+    ]
+    out: list[str] = []
+    for block in blocks:
+        if out and _continues(out[-1], block):
+            out[-1] += block
+        else:
+            out.append(block)
+    return "\n\n".join(out)
+
+
+def _continues(previous: str, block: str) -> bool:
+    """True when `block` continues the sentence that `previous` broke off."""
+    return any(m in previous for m in BODY_MARKS) and previous[-1] not in SENTENCE_END
+
+
+def read_document(path: Path, root: Path) -> Document:
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DocumentError(
+            f"{path.relative_to(root).as_posix()} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
+    return Document(
+        source=path.relative_to(root).as_posix(), text=clean(text), sha256=hashlib.sha256(raw).hexdigest()
+    )
+
+
+def document_paths(docs_dir: Path) -> list[Path]:
+    """Every .txt / .md file under `docs_dir`, in a stable order."""
+    return sorted(
+        p for p in Path(docs_dir).rglob("*") if p.is_file() and p.suffix.lower() in DOC_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(docs_dir).parts)
+    )
+
+
+def load_documents(docs_dir: Path, skipped: list[str] | None = None) -> list[Document]:
+    """Cleaned documents under `docs_dir`; unreadable files are reported in `skipped`, not fatal."""
+    docs = []
+    for path in document_paths(Path(docs_dir)):
+        try:
+            doc = read_document(path, Path(docs_dir))
+        except DocumentError as exc:
+            if skipped is None:
+                raise
+            skipped.append(str(exc))
+            continue
+        if doc.text:
+            docs.append(doc)
+    return docs
+
+
+def sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Sentence spans of `text[start:end]`: split after 。！？； (with closing quotes) and at newlines."""
+    end = len(text) if end is None else end
+    spans = []
+    for m in SENTENCE.finditer(text, start, end):
+        s, e = m.span()
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            spans.append((s, e))
+    return spans
+
+
+SENTENCE = re.compile(r"[^。！？!?；;\n]+(?:[。！？!?；;]+[”’」』）)]*)?|[。！？!?；;]+[”’」』）)]*")
+
+
+def clean_question(question: str, max_chars: int) -> str:
+    """Question text fit for retrieval: NFKC (full-width digits), no controls, bounded length."""
+    q = SURROGATE.sub("", question)
+    q = unicodedata.normalize("NFKC", q)
+    q = CONTROL.sub(" ", q)
+    q = re.sub(r"\s+", " ", q).strip()
+    return q[:max_chars]
+
+
+def has_cjk(text: str) -> bool:
+    return bool(CJK.search(text))
