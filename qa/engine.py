@@ -67,7 +67,8 @@ class QA:
                     for reason in skipped:
                         log.warning("Skipped a document: %s", reason)
                     t0 = time.perf_counter()
-                    loaded = index_mod.build(self.index_dir, docs, expected, self.settings, self.model)
+                    loaded = index_mod.build(self.index_dir, docs, expected, self.settings, self.model,
+                                             keep_in_memory=self._signature is not None)
                     self.build_seconds = time.perf_counter() - t0
                     self.skipped = skipped
             self._install(loaded)
@@ -97,7 +98,7 @@ class QA:
             "model": embedding.model_id(self.model_name),
             "chunks": len(self.index.chunks),
             "documents": len(self.index.documents),
-            "index_dir": str(self.index.path),
+            "index_dir": str(self.index_dir),
         }
 
     def _prepare(self, question: str) -> str:

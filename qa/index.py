@@ -54,7 +54,7 @@ class Unit:
 class Index:
     """A loaded index: chunks and quote units with their vectors, and the cleaned documents."""
 
-    path: Path
+    path: Path | None  # None: built but not saved (the folder could not be written)
     manifest: dict
     documents: dict[str, str]
     chunks: list[Chunk]
@@ -170,49 +170,32 @@ def _overlaps(chunks: list[Chunk], units: list[Unit]) -> list[list[int]]:
 
 
 def build(index_dir: Path, docs: list[Document], expected: dict, settings: Settings, model,
-          progress: bool = False) -> Index:
-    """Embed and write a new index, then switch `CURRENT` to it atomically."""
+          progress: bool = False, keep_in_memory: bool = False) -> Index:
+    """Embed the documents and write a new index, then switch `CURRENT` to it atomically.
+
+    When the folder cannot be written, raise `IndexError_`, or with `keep_in_memory`
+    (a server that is already answering) log it and return the fresh index unsaved.
+    """
     chunks = chunking.split_documents(docs, settings.chunk_size, settings.chunk_overlap)
-    units = [
-        Unit(0, d.source, s, e) for d in docs for s, e in quote_units(d, settings.max_quote_chars)
-    ]
-    units = [Unit(i, u.source, u.start, u.end) for i, u in enumerate(units)]
+    spans = [(d.source, s, e) for d in docs for s, e in quote_units(d, settings.max_quote_chars)]
+    units = [Unit(i, src, s, e) for i, (src, s, e) in enumerate(spans)]
     documents = {d.source: d.text for d in docs}
     show = progress or len(chunks) > 500
-    chunk_vecs = embedding.encode_passages(model, [c.text for c in chunks], progress=show)
-    unit_vecs = embedding.encode_passages(model, [documents[u.source][u.start : u.end] for u in units], progress=show)
     dim = embedding.dimension(model)
-
+    chunk_vectors = _flat_index(embedding.encode_passages(model, [c.text for c in chunks], progress=show), dim)
+    unit_vectors = _flat_index(
+        embedding.encode_passages(model, [documents[u.source][u.start : u.end] for u in units], progress=show), dim
+    )
+    manifest = expected | {"dimension": dim, "chunks": len(chunks), "units": len(units),
+                           "built": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     try:
-        index_dir.mkdir(parents=True, exist_ok=True)
-        path = index_dir / f"build-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
-        path.mkdir()
-        _write_faiss(path / "chunks.faiss", chunk_vecs, dim)
-        _write_faiss(path / "units.faiss", unit_vecs, dim)
-        meta = {
-            "documents": documents,
-            "chunks": [{"source": c.source, "start": c.start, "end": c.end} for c in chunks],
-            "units": [{"source": u.source, "start": u.start, "end": u.end} for u in units],
-        }
-        (path / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
-        manifest = expected | {
-            "dimension": dim,
-            "chunks": len(chunks),
-            "units": len(units),
-            "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "files": {name: _sha(path / name) for name in FILES},
-        }
-        (path / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-        _fsync_dir(path)
-        pointer = index_dir / f".CURRENT.{uuid.uuid4().hex[:8]}"
-        pointer.write_text(path.name, encoding="utf-8")
-        os.replace(pointer, index_dir / "CURRENT")
-    except OSError as exc:
-        raise IndexError_(
-            f"Cannot write the index to {index_dir} ({exc.strerror or exc}); make the folder writable "
-            "and free some disk space, or pass another folder with --index."
-        ) from None
-    _remove_old_builds(index_dir, keep=path.name)
+        path = _write(index_dir, manifest, documents, chunks, units, chunk_vectors, unit_vectors)
+    except IndexError_ as exc:
+        if not keep_in_memory:
+            raise
+        log.error("%s Answering from an unsaved in-memory index until then.", exc)
+        return Index(None, manifest, documents, chunks, units, chunk_vectors, unit_vectors,
+                     _overlaps(chunks, units))
     log.info("Index built in %s: %d chunks, %d quote units", path, len(chunks), len(units))
     index, why = load(index_dir, expected)
     if index is None:
@@ -220,11 +203,41 @@ def build(index_dir: Path, docs: list[Document], expected: dict, settings: Setti
     return index
 
 
-def _write_faiss(path: Path, vectors: np.ndarray, dim: int) -> None:
+def _write(index_dir: Path, manifest: dict, documents: dict, chunks: list[Chunk], units: list[Unit],
+           chunk_vectors: faiss.Index, unit_vectors: faiss.Index) -> Path:
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        path = index_dir / f"build-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        path.mkdir()
+        faiss.write_index(chunk_vectors, str(path / "chunks.faiss"))
+        faiss.write_index(unit_vectors, str(path / "units.faiss"))
+        meta = {
+            "documents": documents,
+            "chunks": [{"source": c.source, "start": c.start, "end": c.end} for c in chunks],
+            "units": [{"source": u.source, "start": u.start, "end": u.end} for u in units],
+        }
+        (path / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        manifest = manifest | {"files": {name: _sha(path / name) for name in FILES}}
+        (path / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        _fsync_dir(path)
+        pointer = index_dir / f".CURRENT.{uuid.uuid4().hex[:8]}"
+        pointer.write_text(path.name, encoding="utf-8")
+        os.replace(pointer, index_dir / "CURRENT")
+    except (OSError, RuntimeError) as exc:  # faiss reports write failures as RuntimeError
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
+        raise IndexError_(
+            f"Cannot write the index to {index_dir} ({reason}); make the folder writable and free some "
+            "disk space, or pass another folder with --index."
+        ) from None
+    _remove_old_builds(index_dir, keep=path.name)
+    return path
+
+
+def _flat_index(vectors: np.ndarray, dim: int) -> faiss.Index:
     idx = faiss.IndexFlatIP(dim)
     if len(vectors):
         idx.add(vectors)
-    faiss.write_index(idx, str(path))
+    return idx
 
 
 def _fsync_dir(path: Path) -> None:
