@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 import unicodedata
 from pathlib import Path
 
@@ -106,12 +107,28 @@ SENTENCE = re.compile(r"[^。！？!?；;\n]+(?:[。！？!?；;]+[”’」』�
 
 
 def clean_question(question: str, max_chars: int) -> str:
-    """Question text fit for retrieval: NFKC (full-width digits), no controls, bounded length."""
+    """Question text fit for retrieval: NFKC (full-width digits), simplified characters,
+    no control characters or lone surrogates, at most `max_chars` characters."""
     q = SURROGATE.sub("", question)
     q = unicodedata.normalize("NFKC", q)
     q = CONTROL.sub(" ", q)
-    q = re.sub(r"\s+", " ", q).strip()
-    return q[:max_chars]
+    q = re.sub(r"\s+", " ", q).strip()[:max_chars]
+    return to_simplified(q) if has_cjk(q) else q
+
+
+_t2s = None
+_t2s_lock = threading.Lock()
+
+
+def to_simplified(s: str) -> str:
+    """Traditional -> simplified Chinese (OpenCC), so 赫章縣 finds 赫章县."""
+    global _t2s
+    import opencc
+
+    with _t2s_lock:
+        if _t2s is None:
+            _t2s = opencc.OpenCC("t2s")
+        return _t2s.convert(s)
 
 
 def has_cjk(text: str) -> bool:
