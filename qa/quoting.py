@@ -18,7 +18,10 @@ from .retrieval import Scored
 from .settings import Settings
 from .text import has_cjk
 
-PRIOR_WEIGHT = 0.2  # how much the passage's retrieval rank breaks ties between sentences
+# Sentence choice = DENSE_WEIGHT * scaled cosine + coverage + PRIOR_WEIGHT * passage rank score.
+# Weights from a grid search on the dev split (README, "How the defaults were chosen").
+DENSE_WEIGHT = 0.5
+PRIOR_WEIGHT = 1.0
 MERGE_GAIN = 0.1  # coverage a neighbouring sentence must add to be quoted too
 
 
@@ -63,7 +66,9 @@ def choose(question: str, query_vector: np.ndarray, ranking: list[Scored], index
     texts = [_text(index, index.units[i]) for i in ids]
     coverage = np.array([bm25.coverage(question, t) for t in texts]) if mode != "dense" else np.zeros(len(ids))
     conf = np.array([confidence(d, c, mode, lexical_usable) for d, c in zip(dense, coverage)])
-    select = conf + PRIOR_WEIGHT * np.array([prior[i] for i in ids])
+    lexical = coverage if (mode != "dense" and lexical_usable) else np.zeros(len(ids))
+    semantic = DENSE_WEIGHT * dense if mode != "bm25" else np.zeros(len(ids))
+    select = semantic + lexical + PRIOR_WEIGHT * np.array([prior[i] for i in ids])
     j = int(np.argmax(select))
     unit = index.units[int(ids[j])]
     start, end = unit.start, unit.end
