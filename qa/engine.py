@@ -125,6 +125,8 @@ class QA:
     def candidate(self, question: str, k: int | None = None, mode: str = "hybrid") -> Answer:
         """The best quote and its confidence, without applying the abstention threshold."""
         q = self._prepare(question)
+        if not any(ch.isalnum() for ch in q):  # only punctuation or emoji: nothing to look for
+            return Answer(False, "", "", 0, 0, 0.0, ())
         self._refresh()
         k = self.settings.k if k is None else k
         with self._lock:

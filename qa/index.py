@@ -32,7 +32,7 @@ from .types import Chunk, Document
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
 FILES = ("chunks.faiss", "units.faiss", "meta.json")
 
 
@@ -48,6 +48,7 @@ class Unit:
     source: str
     start: int
     end: int
+    heading: bool = False  # a block of its own: headline, byline or photo caption
 
 
 @dataclass
@@ -146,7 +147,7 @@ def load(index_dir: Path, expected: dict) -> tuple[Index | None, str]:
     docs = meta["documents"]
     chunks = [Chunk(i, c["source"], c["start"], c["end"], docs[c["source"]][c["start"] : c["end"]])
               for i, c in enumerate(meta["chunks"])]
-    units = [Unit(i, u["source"], u["start"], u["end"]) for i, u in enumerate(meta["units"])]
+    units = [Unit(i, u["source"], u["start"], u["end"], u.get("heading", False)) for i, u in enumerate(meta["units"])]
     if chunk_vectors.ntotal != len(chunks) or unit_vectors.ntotal != len(units):
         return None, "corrupt (vector count does not match metadata)"
     return Index(path, manifest, docs, chunks, units, chunk_vectors, unit_vectors, _overlaps(chunks, units)), "ok"
@@ -177,8 +178,8 @@ def build(index_dir: Path, docs: list[Document], expected: dict, settings: Setti
     (a server that is already answering) log it and return the fresh index unsaved.
     """
     chunks = chunking.split_documents(docs, settings.chunk_size, settings.chunk_overlap)
-    spans = [(d.source, s, e) for d in docs for s, e in quote_units(d, settings.max_quote_chars)]
-    units = [Unit(i, src, s, e) for i, (src, s, e) in enumerate(spans)]
+    spans = [(d, s, e) for d in docs for s, e in quote_units(d, settings.max_quote_chars)]
+    units = [Unit(i, d.source, s, e, text.is_heading(d.text, s, e)) for i, (d, s, e) in enumerate(spans)]
     documents = {d.source: d.text for d in docs}
     show = progress or len(chunks) > 500
     dim = embedding.dimension(model)
@@ -214,7 +215,7 @@ def _write(index_dir: Path, manifest: dict, documents: dict, chunks: list[Chunk]
         meta = {
             "documents": documents,
             "chunks": [{"source": c.source, "start": c.start, "end": c.end} for c in chunks],
-            "units": [{"source": u.source, "start": u.start, "end": u.end} for u in units],
+            "units": [{"source": u.source, "start": u.start, "end": u.end, "heading": u.heading} for u in units],
         }
         (path / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         manifest = manifest | {"files": {name: _sha(path / name) for name in FILES}}

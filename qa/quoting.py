@@ -8,6 +8,7 @@ slice of the cleaned document, returned with its offsets.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,17 @@ from .text import has_cjk
 DENSE_WEIGHT = 0.5
 PRIOR_WEIGHT = 1.0
 MERGE_GAIN = 0.1  # coverage a neighbouring sentence must add to be quoted too
+# Questions about the page itself (a headline, caption, byline) are answered by headings,
+# wherever they are; such a heading gets this much extra weight.
+STRUCTURE = re.compile(
+    r"标题|题目|口号|配图|图片|照片|图说|系列|栏目|记者|作者|署名|谁写|"
+    r"headline|title|caption|photo|picture|image|slogan|series|byline|reporter|author|who wrote",
+    re.IGNORECASE,
+)
+HEADING_BOOST = 1.0
+# Who wrote it is answered by the byline ("□ 本报记者 李学友"), a heading that names its author.
+AUTHORSHIP = re.compile(r"记者|作者|署名|谁写|撰写|reporter|author|who wrote|journalist", re.IGNORECASE)
+BYLINE = re.compile(r"记者|作者|通讯员|撰稿|^□")
 
 
 @dataclass(frozen=True)
@@ -40,13 +52,17 @@ def scaled_cosine(cos: np.ndarray | float, settings: Settings):
     return np.clip((np.asarray(cos) - settings.cosine_low) / (settings.cosine_high - settings.cosine_low), 0.0, 1.0)
 
 
+def confidence_of(dense, coverage):
+    return 0.5 * dense + 0.5 * coverage
+
+
 def confidence(dense: float, coverage: float, mode: str, lexical_usable: bool) -> float:
     """Confidence in [0, 1] from the sentence's scaled cosine and query coverage."""
     if mode == "dense" or (mode == "hybrid" and not lexical_usable):
         return float(dense)
     if mode == "bm25":
         return float(coverage)
-    return float(0.5 * dense + 0.5 * coverage)
+    return float(confidence_of(dense, coverage))
 
 
 def choose(question: str, query_vector: np.ndarray, ranking: list[Scored], index: Index, unit_matrix: np.ndarray,
@@ -58,6 +74,11 @@ def choose(question: str, query_vector: np.ndarray, ranking: list[Scored], index
     for item in top:
         for uid in index.chunk_units[item.chunk]:
             prior[uid] = max(prior.get(uid, 0.0), item.score / best_score)
+    asks_structure = bool(STRUCTURE.search(question))
+    if asks_structure:
+        for unit in index.units:
+            if unit.heading:
+                prior.setdefault(unit.id, 0.0)
     if not prior:
         return None
     ids = np.fromiter(prior, dtype=np.int64)
@@ -69,6 +90,15 @@ def choose(question: str, query_vector: np.ndarray, ranking: list[Scored], index
     lexical = coverage if (mode != "dense" and lexical_usable) else np.zeros(len(ids))
     semantic = DENSE_WEIGHT * dense if mode != "bm25" else np.zeros(len(ids))
     select = semantic + lexical + PRIOR_WEIGHT * np.array([prior[i] for i in ids])
+    if asks_structure:
+        heading = np.array([index.units[i].heading for i in ids], dtype=float)
+        if AUTHORSHIP.search(question):
+            # A byline matches the question as fully as a sentence containing all its words.
+            heading = heading * np.array([bool(BYLINE.search(_text(index, index.units[i]))) for i in ids])
+            conf = np.maximum(conf, heading * confidence_of(dense, 1.0))
+        else:
+            conf = np.maximum(conf, heading * dense)
+        select = select + HEADING_BOOST * heading
     j = int(np.argmax(select))
     unit = index.units[int(ids[j])]
     start, end = unit.start, unit.end
