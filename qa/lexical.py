@@ -7,6 +7,7 @@ Question words (什么, 多少, 哪些 ...) are dropped: they say what is asked,
 """
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -26,13 +27,18 @@ _jieba_lock = threading.Lock()
 
 def tokenize(text: str, mode: str = "bigram") -> list[str]:
     """BM25 tokens of `text` (NFKC-normalized, lower-cased, question words removed)."""
+    return list(_tokenize(text, mode))
+
+
+@functools.lru_cache(maxsize=65536)  # quote units are tokenized again for every question
+def _tokenize(text: str, mode: str) -> tuple[str, ...]:
     text = unicodedata.normalize("NFKC", text).lower()
     if mode == "jieba":
         import jieba
 
         with _jieba_lock:  # jieba's lazy dictionary load is not thread-safe
             words = jieba.lcut_for_search(text)
-        return [w for w in (w.strip() for w in words) if w and TOKEN.fullmatch(w) and w not in STOP]
+        return tuple(w for w in (w.strip() for w in words) if w and TOKEN.fullmatch(w) and w not in STOP)
     if mode != "bigram":
         raise ValueError(f"unknown BM25 tokenization {mode!r} (use 'bigram' or 'jieba')")
     tokens: list[str] = []
@@ -42,7 +48,7 @@ def tokenize(text: str, mode: str = "bigram") -> list[str]:
             continue
         tokens.extend(run)
         tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
-    return [t for t in tokens if t not in STOP]
+    return tuple(t for t in tokens if t not in STOP)
 
 
 class BM25Index:

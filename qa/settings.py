@@ -20,7 +20,7 @@ class Settings:
     # otherwise any sentence-transformers name or local path (also via QA_MODEL).
     model: str | None = None
     # Chunking (characters of cleaned text).
-    chunk_size: int = 200
+    chunk_size: int = 150
     chunk_overlap: int = 40
     # BM25 tokens: "bigram" (character unigrams + bigrams) or "jieba" (words).
     bm25_tokens: str = "bigram"
@@ -33,7 +33,7 @@ class Settings:
     cosine_low: float = 0.70
     cosine_high: float = 0.90
     # Weight of the dense ranking in reciprocal-rank fusion (1 - weight goes to BM25).
-    fusion_weight: float = 0.5
+    fusion_weight: float = 0.3
     rrf_k: int = 60
     # Answer confidence below which the bot says the article does not say.
     threshold: float = 0.75
