@@ -33,7 +33,7 @@ bench: $(STAMP)
 	$(PY) -m qa.benchmark
 
 eval: $(STAMP)
-	$(PY) -m qa eval --json artifacts/eval.json --plot artifacts/threshold.png
+	$(PY) -m qa eval --json docs/eval.json --plot docs/threshold.png
 
 clean:
 	rm -rf $(VENV) .cache index artifacts

@@ -167,8 +167,6 @@ def parse_questions(path: str | Path) -> list[Question]:
 # 2. Metric functions (pure)
 # ---------------------------------------------------------------------------
 
-SENTENCE_ENDS = "。！？；"
-CLOSING_MARKS = "”’」』）》\"')"
 
 
 def quote_hit(quote: str, answer: str, max_chars: int = MAX_QUOTE_CHARS) -> bool:
@@ -186,29 +184,10 @@ def occurrences(text: str, answer: str) -> list[tuple[int, int]]:
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Sentences as (start, end): they end after 。！？； (with any closing quote
-    marks that follow) or at a newline; surrounding whitespace is trimmed."""
-    raw, start, i = [], 0, 0
-    while i < len(text):
-        if text[i] == "\n":
-            raw.append((start, i))
-            start = i + 1
-        elif text[i] in SENTENCE_ENDS:
-            while i + 1 < len(text) and text[i + 1] in CLOSING_MARKS:
-                i += 1
-            raw.append((start, i + 1))
-            start = i + 1
-        i += 1
-    raw.append((start, len(text)))
-    spans = []
-    for s, e in raw:
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        if e > s:
-            spans.append((s, e))
-    return spans
+    """Sentences as (start, end), the same units the engine quotes (`qa.text.sentences`)."""
+    from .text import sentences
+
+    return sentences(text)
 
 
 def answer_sentence(text: str, start: int, end: int) -> str:
@@ -625,6 +604,20 @@ def format_table(row_label: str, rows: dict[str, dict], columns) -> str:
     return "\n".join(lines)
 
 
+def baseline_verdicts(systems: dict) -> list[str]:
+    """One line per metric the product should win: does hybrid beat every baseline?"""
+    if "hybrid" not in systems:
+        return []
+    lines = []
+    for metric in ("quote_hit@1", "noans_acc"):
+        ours = systems["hybrid"].get(metric)
+        losses = [f"{n} {_fmt(m.get(metric))}" for n, m in systems.items()
+                  if n != "hybrid" and ours is not None and m.get(metric) is not None and m[metric] >= ours]
+        verdict = "beats every baseline" if not losses else "does NOT beat " + ", ".join(losses)
+        lines.append(f"hybrid {metric} {_fmt(ours)}: {verdict}")
+    return lines
+
+
 def render_report(report: dict) -> str:
     systems = report["systems"]
     views = ["all"] + list(next(iter(systems.values()))["by_split"]) if report["split"] == "all" else [report["split"]]
@@ -641,6 +634,7 @@ def render_report(report: dict) -> str:
             at = "  ".join(f"{s}: hasans {_fmt(r['hasans_acc'])} noans {_fmt(r['noans_acc'])} acc {_fmt(r['accuracy'])}"
                            for s, r in m["at_best_threshold"].items())
             out.append(f"{name}: threshold {m['threshold']} -> best on {b['chosen_on']} {b['threshold']:.2f} | {at}")
+    out.extend(baseline_verdicts(systems))
     if "hybrid" in systems:
         h = systems["hybrid"]
         for view in views:

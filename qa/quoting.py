@@ -48,8 +48,11 @@ class Quote:
     confidence: float
 
 
-def scaled_cosine(cos: np.ndarray | float, settings: Settings):
-    return np.clip((np.asarray(cos) - settings.cosine_low) / (settings.cosine_high - settings.cosine_low), 0.0, 1.0)
+def scaled_cosine(cos: np.ndarray | float, settings: Settings, crosslingual: bool = False):
+    """Stretch the model's useful cosine band to [0, 1]."""
+    shift = settings.crosslingual_shift if crosslingual else 0.0
+    low, high = settings.cosine_low - shift, settings.cosine_high - shift
+    return np.clip((np.asarray(cos) - low) / (high - low), 0.0, 1.0)
 
 
 def confidence_of(dense, coverage):
@@ -82,8 +85,8 @@ def choose(question: str, query_vector: np.ndarray, ranking: list[Scored], index
     if not prior:
         return None
     ids = np.fromiter(prior, dtype=np.int64)
-    dense = scaled_cosine(unit_matrix[ids] @ query_vector, settings)
     lexical_usable = has_cjk(question)
+    dense = scaled_cosine(unit_matrix[ids] @ query_vector, settings, crosslingual=not lexical_usable)
     texts = [_text(index, index.units[i]) for i in ids]
     coverage = np.array([bm25.coverage(question, t) for t in texts]) if mode != "dense" else np.zeros(len(ids))
     conf = np.array([confidence(d, c, mode, lexical_usable) for d, c in zip(dense, coverage)])

@@ -274,3 +274,13 @@ def test_end_to_end_on_five_questions(model, tmp_path, capsys):
     assert first["hit"] and "828个" in first["quote"]  # the easiest question of the set
 
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_says_when_a_baseline_is_not_beaten():
+    from qa.evaluate import baseline_verdicts
+
+    lines = baseline_verdicts({"hybrid": {"quote_hit@1": 0.7, "noans_acc": 0.8},
+                               "bm25": {"quote_hit@1": 0.6, "noans_acc": 1.0},
+                               "naive": {"quote_hit@1": 0.0, "noans_acc": 0.0}})
+    assert lines[0].endswith("beats every baseline")
+    assert "does NOT beat bm25" in lines[1]
