@@ -95,6 +95,8 @@ def dimension(model) -> int:
 
 def encode_passages(model, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
     """L2-normalized float32 passage vectors, with the model's passage prompt."""
+    if not texts:
+        return np.zeros((0, dimension(model)), dtype=np.float32)
     vecs = model.encode_document(
         list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=progress
     )

@@ -65,13 +65,14 @@ class BM25Index:
         self._idf = {tok: float(np.log(1 + (n - f + 0.5) / (f + 0.5))) for tok, f in df.items()}
         self._unknown_idf = float(np.log(1 + (n + 0.5) / 0.5))
         logging.getLogger("bm25s").setLevel(logging.WARNING)
-        self._bm25 = bm25s.BM25()
-        self._bm25.index([tokenize(t, mode) or ["\u2400"] for t in texts], show_progress=False)
         self._n = len(texts)
+        self._bm25 = bm25s.BM25() if texts else None  # an empty docs folder has nothing to index
+        if self._bm25 is not None:
+            self._bm25.index([tokenize(t, mode) or ["\u2400"] for t in texts], show_progress=False)
 
     def scores(self, query: str) -> np.ndarray:
         """One float per chunk; all zeros when the query shares no token with the corpus."""
-        tokens = [t for t in tokenize(query, self.mode) if t in self._bm25.vocab_dict]
+        tokens = [t for t in tokenize(query, self.mode) if self._bm25 and t in self._bm25.vocab_dict]
         if not tokens:
             return np.zeros(self._n, dtype=np.float32)
         return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)

@@ -27,6 +27,8 @@ class Scored:
 
 
 def dense_ranking(index: Index, query_vector: np.ndarray, n: int) -> list[Scored]:
+    if index.chunk_vectors.ntotal == 0:
+        return []
     scores, ids = index.chunk_vectors.search(query_vector.reshape(1, -1), min(n, index.chunk_vectors.ntotal))
     return [Scored(int(i), float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
 

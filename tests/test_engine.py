@@ -276,3 +276,11 @@ def test_full_disk_while_serving_keeps_answering_from_a_fresh_index(docs, tmp_pa
     a = engine.answer("云岭县今年新建茶园多少亩？")  # the new file is answered from, not a stale index
     assert a.found and a.source == "tea.txt"
     assert "828个" in engine.answer("赫章县共创建达标党支部多少个？").quote
+
+
+def test_an_empty_docs_folder_declines_instead_of_crashing(tmp_path, model):
+    (tmp_path / "empty").mkdir()
+    engine = QA(docs=tmp_path / "empty", index_dir=tmp_path / "idx")
+    assert engine.info()["chunks"] == 0
+    a = engine.answer("赫章县有多少个贫困村？")
+    assert not a.found and a.passages == ()

@@ -1,7 +1,6 @@
 """The real chat server with the real engine, driven through gradio_client."""
 from __future__ import annotations
 
-import concurrent.futures as cf
 import time
 
 import pytest
