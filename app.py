@@ -63,7 +63,7 @@ EXAMPLES = [
     "赫章县共创建达标党支部多少个？",
     "本文作者是谁？",
     "赫章县是哪个省的深度贫困县？",
-    "How much did Hezhang sell agricultural products for?",
+    "Who wrote this report?",
     "What is the capital of France?",
 ]
 

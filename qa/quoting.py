@@ -48,10 +48,9 @@ class Quote:
     confidence: float
 
 
-def scaled_cosine(cos: np.ndarray | float, settings: Settings, crosslingual: bool = False):
+def scaled_cosine(cos: np.ndarray | float, settings: Settings):
     """Stretch the model's useful cosine band to [0, 1]."""
-    shift = settings.crosslingual_shift if crosslingual else 0.0
-    low, high = settings.cosine_low - shift, settings.cosine_high - shift
+    low, high = settings.cosine_low, settings.cosine_high
     return np.clip((np.asarray(cos) - low) / (high - low), 0.0, 1.0)
 
 
@@ -86,7 +85,7 @@ def choose(question: str, query_vector: np.ndarray, ranking: list[Scored], index
         return None
     ids = np.fromiter(prior, dtype=np.int64)
     lexical_usable = has_cjk(question)
-    dense = scaled_cosine(unit_matrix[ids] @ query_vector, settings, crosslingual=not lexical_usable)
+    dense = scaled_cosine(unit_matrix[ids] @ query_vector, settings)
     texts = [_text(index, index.units[i]) for i in ids]
     coverage = np.array([bm25.coverage(question, t) for t in texts]) if mode != "dense" else np.zeros(len(ids))
     conf = np.array([confidence(d, c, mode, lexical_usable) for d, c in zip(dense, coverage)])

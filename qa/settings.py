@@ -32,9 +32,6 @@ class Settings:
     # Dense cosines of this model live in a narrow band; [low, high] is stretched to [0, 1].
     cosine_low: float = 0.70
     cosine_high: float = 0.90
-    # A question with no Chinese in it is matched across languages, where cosines run
-    # lower: its band is shifted down by this much (calibrated on the dev split).
-    crosslingual_shift: float = 0.06
     # Weight of the dense ranking in reciprocal-rank fusion (1 - weight goes to BM25).
     fusion_weight: float = 0.3
     rrf_k: int = 60
