@@ -95,12 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = parser().parse_args(argv)
     from .embedding import ModelLoadError
-    from .index import IndexError_
+    from .index import IndexBuildError
     from .text import DocumentError
 
     try:
         return {"index": cmd_index, "ask": cmd_ask, "eval": cmd_eval}[args.command](args)
-    except (ModelLoadError, IndexError_, DocumentError, FileNotFoundError) as exc:
+    except (ModelLoadError, IndexBuildError, DocumentError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

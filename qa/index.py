@@ -36,7 +36,7 @@ FORMAT = 2
 FILES = ("chunks.faiss", "units.faiss", "meta.json")
 
 
-class IndexError_(RuntimeError):
+class IndexBuildError(RuntimeError):
     """The index cannot be built or written; the message says why and what to do."""
 
 
@@ -174,7 +174,7 @@ def build(index_dir: Path, docs: list[Document], expected: dict, settings: Setti
           progress: bool = False, keep_in_memory: bool = False) -> Index:
     """Embed the documents and write a new index, then switch `CURRENT` to it atomically.
 
-    When the folder cannot be written, raise `IndexError_`, or with `keep_in_memory`
+    When the folder cannot be written, raise `IndexBuildError`, or with `keep_in_memory`
     (a server that is already answering) log it and return the fresh index unsaved.
     """
     chunks = chunking.split_documents(docs, settings.chunk_size, settings.chunk_overlap)
@@ -191,7 +191,7 @@ def build(index_dir: Path, docs: list[Document], expected: dict, settings: Setti
                            "built": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     try:
         path = _write(index_dir, manifest, documents, chunks, units, chunk_vectors, unit_vectors)
-    except IndexError_ as exc:
+    except IndexBuildError as exc:
         if not keep_in_memory:
             raise
         log.error("%s Answering from an unsaved in-memory index until then.", exc)
@@ -200,7 +200,7 @@ def build(index_dir: Path, docs: list[Document], expected: dict, settings: Setti
     log.info("Index built in %s: %d chunks, %d quote units", path, len(chunks), len(units))
     index, why = load(index_dir, expected)
     if index is None:
-        raise IndexError_(f"The index just written to {path} does not load back ({why}).")
+        raise IndexBuildError(f"The index just written to {path} does not load back ({why}).")
     return index
 
 
@@ -226,7 +226,7 @@ def _write(index_dir: Path, manifest: dict, documents: dict, chunks: list[Chunk]
         os.replace(pointer, index_dir / "CURRENT")
     except (OSError, RuntimeError) as exc:  # faiss reports write failures as RuntimeError
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
-        raise IndexError_(
+        raise IndexBuildError(
             f"Cannot write the index to {index_dir} ({reason}); make the folder writable and free some "
             "disk space, or pass another folder with --index."
         ) from None

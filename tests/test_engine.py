@@ -261,7 +261,7 @@ def test_undecodable_document_is_skipped_with_a_reason(docs, tmp_path, model):
 def test_unwritable_index_folder_gives_a_clear_error(docs, tmp_path, model):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the index folder should be")
-    with pytest.raises(index_mod.IndexError_, match="Cannot write the index"):
+    with pytest.raises(index_mod.IndexBuildError, match="Cannot write the index"):
         QA(docs=docs, index_dir=blocker / "idx")
 
 
