@@ -46,8 +46,8 @@ class QA:
     # -- the index ---------------------------------------------------------------------------
 
     def _docs_signature(self):
-        paths = text.document_paths(self.docs_dir)
-        return tuple((p.as_posix(), p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
+        stats = ((p, p.stat()) for p in text.document_paths(self.docs_dir))
+        return tuple((p.as_posix(), st.st_mtime_ns, st.st_size) for p, st in stats)
 
     def _refresh(self, force: bool = False) -> None:
         """Load the index, rebuilding it first if the documents or settings changed."""

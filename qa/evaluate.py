@@ -328,11 +328,9 @@ class EngineSystem:
         self.threshold: float | None = engine.settings.threshold
         self.build_seconds: float | None = engine.build_seconds
 
-    def retrieve(self, question: str, k: int) -> list[Passage]:
-        return list(self.engine.retrieve(question, k=k, mode=self.name))
-
     def candidate(self, question: str) -> Answer:
-        return self.engine.candidate(question, mode=self.name)
+        """The best quote, with the top `RANK_DEPTH` passages as its ranking (one query, not two)."""
+        return self.engine.candidate(question, k=RANK_DEPTH, mode=self.name)
 
 
 class NaiveRAG:
@@ -370,11 +368,12 @@ class NaiveRAG:
         return [replace(self.chunks[i], score=float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
 
     def candidate(self, question: str) -> Answer:
-        top = self.retrieve(question, 1)
+        """The whole top-1 chunk as the quote, with the top `RANK_DEPTH` chunks as the ranking."""
+        top = self.retrieve(question, RANK_DEPTH)
         if not top:
             return Answer(False, "", "", 0, 0, 0.0)
         p = top[0]
-        return Answer(True, p.text, p.source, p.start, p.end, p.score, (p,))
+        return Answer(True, p.text, p.source, p.start, p.end, p.score, tuple(top))
 
 
 # ---------------------------------------------------------------------------
@@ -422,10 +421,7 @@ def run_system(system, questions: Sequence[Question], gold: dict[str, Gold], doc
         except Exception as exc:  # a crash on one question is reported, not fatal
             cand, error = Answer(False, "", "", 0, 0, 0.0), f"{type(exc).__name__}: {exc}"
         ms = (time.perf_counter() - began) * 1000
-        try:
-            passages = system.retrieve(q.question, RANK_DEPTH)
-        except Exception as exc:
-            passages, error = [], error or f"retrieve: {type(exc).__name__}: {exc}"
+        passages = cand.passages
         quote = cand.quote if cand.found else ""
         outcome = Outcome(q.answerable, q.answerable and quote_hit(quote, q.answer), cand.score if cand.found else None)
         g = gold[q.id]

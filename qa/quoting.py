@@ -54,17 +54,9 @@ def scaled_cosine(cos: np.ndarray | float, settings: Settings):
     return np.clip((np.asarray(cos) - low) / (high - low), 0.0, 1.0)
 
 
-def confidence_of(dense, coverage):
+def blend(dense, coverage):
+    """Hybrid confidence: scaled cosine and query coverage weigh the same."""
     return 0.5 * dense + 0.5 * coverage
-
-
-def confidence(dense: float, coverage: float, mode: str, lexical_usable: bool) -> float:
-    """Confidence in [0, 1] from the sentence's scaled cosine and query coverage."""
-    if mode == "dense" or (mode == "hybrid" and not lexical_usable):
-        return float(dense)
-    if mode == "bm25":
-        return float(coverage)
-    return float(confidence_of(dense, coverage))
 
 
 def choose(question: str, query_vector: np.ndarray, ranking: list[Scored], index: Index, unit_matrix: np.ndarray,
@@ -84,27 +76,34 @@ def choose(question: str, query_vector: np.ndarray, ranking: list[Scored], index
     if not prior:
         return None
     ids = np.fromiter(prior, dtype=np.int64)
-    lexical_usable = has_cjk(question)
+    zeros = np.zeros(len(ids))
     dense = scaled_cosine(unit_matrix[ids] @ query_vector, settings)
-    texts = [_text(index, index.units[i]) for i in ids]
-    coverage = np.array([bm25.coverage(question, t) for t in texts]) if mode != "dense" else np.zeros(len(ids))
-    conf = np.array([confidence(d, c, mode, lexical_usable) for d, c in zip(dense, coverage)])
-    lexical = coverage if (mode != "dense" and lexical_usable) else np.zeros(len(ids))
-    semantic = DENSE_WEIGHT * dense if mode != "bm25" else np.zeros(len(ids))
+    coverage = zeros if mode == "dense" else np.array(
+        [bm25.coverage(question, _text(index, index.units[i])) for i in ids])
+    # English questions share no token with Chinese text: lexical evidence then means nothing.
+    lexical_usable = mode != "dense" and has_cjk(question)
+    if mode == "bm25":
+        conf = coverage
+    elif lexical_usable:
+        conf = blend(dense, coverage)
+    else:
+        conf = dense
+    lexical = coverage if lexical_usable else zeros
+    semantic = zeros if mode == "bm25" else DENSE_WEIGHT * dense
     select = semantic + lexical + PRIOR_WEIGHT * np.array([prior[i] for i in ids])
     if asks_structure:
         heading = np.array([index.units[i].heading for i in ids], dtype=float)
         if AUTHORSHIP.search(question):
             # A byline matches the question as fully as a sentence containing all its words.
             heading = heading * np.array([bool(BYLINE.search(_text(index, index.units[i]))) for i in ids])
-            conf = np.maximum(conf, heading * confidence_of(dense, 1.0))
+            conf = np.maximum(conf, heading * blend(dense, 1.0))
         else:
             conf = np.maximum(conf, heading * dense)
         select = select + HEADING_BOOST * heading
     j = int(np.argmax(select))
     unit = index.units[int(ids[j])]
     start, end = unit.start, unit.end
-    if mode != "dense" and lexical_usable:
+    if lexical_usable:
         start, end = _maybe_merge(question, index, unit, coverage[j], bm25, settings)
     doc = index.documents[unit.source]
     return Quote(unit.source, start, end, doc[start:end], round(float(conf[j]), 4))

@@ -88,6 +88,10 @@ def load_documents(docs_dir: Path, skipped: list[str] | None = None) -> list[Doc
     return docs
 
 
+# A sentence runs to 。！？； (with the closing quotes after it) or to the end of the line.
+SENTENCE = re.compile(r"[^。！？!?；;\n]+(?:[。！？!?；;]+[”’」』）)]*)?|[。！？!?；;]+[”’」』）)]*")
+
+
 def sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
     """Sentence spans of `text[start:end]`: split after 。！？； (with closing quotes) and at newlines."""
     end = len(text) if end is None else end
@@ -101,9 +105,6 @@ def sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[i
         if e > s:
             spans.append((s, e))
     return spans
-
-
-SENTENCE = re.compile(r"[^。！？!?；;\n]+(?:[。！？!?；;]+[”’」』）)]*)?|[。！？!?；;]+[”’」』）)]*")
 
 
 def is_heading(text: str, start: int, end: int) -> bool:
