@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import embedding, index as index_mod, quoting, retrieval, text
+from . import crosslingual, embedding, index as index_mod, quoting, retrieval, text
 from .lexical import BM25Index
 from .settings import PROJECT_DIR, Settings, default_model_name
 from .types import Answer, Passage
@@ -39,6 +39,7 @@ class QA:
         self._lock = threading.RLock()
         self._encode_lock = threading.Lock()  # HF fast tokenizers are not safe to share across threads
         self._signature = None
+        self._lexicon: crosslingual.Lexicon | None = None  # built on the first English question
         if not self.docs_dir.is_dir():
             raise FileNotFoundError(f"The documents folder {self.docs_dir} does not exist.")
         self._refresh(force=True)
@@ -75,6 +76,7 @@ class QA:
             self._signature = signature
 
     def _install(self, loaded: index_mod.Index) -> None:
+        self._lexicon = None
         self.index = loaded
         self.bm25 = BM25Index([c.text for c in loaded.chunks], self.settings.bm25_tokens)
         n = loaded.unit_vectors.ntotal
@@ -109,6 +111,19 @@ class QA:
             raise ValueError(EMPTY_QUESTION)
         return q
 
+    def _lexical_query(self, question: str, idx: index_mod.Index) -> str:
+        """What BM25 and coverage look for: the question, or the Chinese words an English one names."""
+        if text.has_cjk(question) or not any(ch.isascii() and ch.isalpha() for ch in question):
+            return question
+        with self._lock:
+            if self._lexicon is None or self.index is not idx:
+                lexicon = crosslingual.Lexicon(list(idx.documents.values()))
+                if self.index is idx:
+                    self._lexicon = lexicon
+            else:
+                lexicon = self._lexicon
+        return lexicon.bridge(question).query
+
     def _encode(self, question: str) -> np.ndarray:
         with self._encode_lock:
             return embedding.encode_queries(self.model, [question])[0]
@@ -119,7 +134,7 @@ class QA:
         self._refresh()
         with self._lock:
             idx, bm25 = self.index, self.bm25
-        ranking = retrieval.rank(idx, bm25, q, self._encode(q), mode, self.settings)
+        ranking = retrieval.rank(idx, bm25, self._lexical_query(q, idx), self._encode(q), mode, self.settings)
         return retrieval.passages(idx, ranking, k)
 
     def candidate(self, question: str, k: int | None = None, mode: str = "hybrid") -> Answer:
@@ -132,8 +147,9 @@ class QA:
         with self._lock:
             idx, bm25, units = self.index, self.bm25, self.unit_matrix
         qvec = self._encode(q)
-        ranking = retrieval.rank(idx, bm25, q, qvec, mode, self.settings)
-        quote = quoting.choose(q, qvec, ranking, idx, units, bm25, mode, self.settings)
+        lexical = self._lexical_query(q, idx)
+        ranking = retrieval.rank(idx, bm25, lexical, qvec, mode, self.settings)
+        quote = quoting.choose(q, qvec, ranking, idx, units, bm25, mode, self.settings, lexical)
         passages = tuple(retrieval.passages(idx, ranking, k))
         if quote is None:
             return Answer(False, "", "", 0, 0, 0.0, ())

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import answer_type
 from .index import Index, Unit
 from .lexical import BM25Index
 from .retrieval import Scored
@@ -32,6 +33,11 @@ STRUCTURE = re.compile(
     re.IGNORECASE,
 )
 HEADING_BOOST = 1.0
+# A sentence holding the kind of answer asked for (a figure for 多少, a name for 谁) is preferred;
+# when the chosen one holds none, or misses a figure the question names, confidence is scaled down.
+TYPE_WEIGHT = 0.5
+FOCUS_WEIGHT = 0.2
+TYPE_PENALTY = 0.5
 # Who wrote it is answered by the byline ("□ 本报记者 李学友"), a heading that names its author.
 AUTHORSHIP = re.compile(r"记者|作者|署名|谁写|撰写|reporter|author|who wrote|journalist", re.IGNORECASE)
 BYLINE = re.compile(r"记者|作者|通讯员|撰稿|^□")
@@ -60,8 +66,13 @@ def blend(dense, coverage):
 
 
 def choose(question: str, query_vector: np.ndarray, ranking: list[Scored], index: Index, unit_matrix: np.ndarray,
-           bm25: BM25Index, mode: str, settings: Settings) -> Quote | None:
-    """The best quote among the units of the top passages, or None when there are none."""
+           bm25: BM25Index, mode: str, settings: Settings, lexical_query: str | None = None) -> Quote | None:
+    """The best quote among the units of the top passages, or None when there are none.
+
+    `lexical_query` is what coverage is measured with: the question itself, or for an
+    English question the Chinese words the cross-lingual bridge found for it.
+    """
+    lexical_query = question if lexical_query is None else lexical_query
     prior: dict[int, float] = {}
     top = ranking[: settings.quote_passages]
     best_score = top[0].score if top and top[0].score > 0 else 1.0
@@ -79,9 +90,9 @@ def choose(question: str, query_vector: np.ndarray, ranking: list[Scored], index
     zeros = np.zeros(len(ids))
     dense = scaled_cosine(unit_matrix[ids] @ query_vector, settings)
     coverage = zeros if mode == "dense" else np.array(
-        [bm25.coverage(question, _text(index, index.units[i])) for i in ids])
-    # English questions share no token with Chinese text: lexical evidence then means nothing.
-    lexical_usable = mode != "dense" and has_cjk(question)
+        [bm25.coverage(lexical_query, _text(index, index.units[i])) for i in ids])
+    # An English question the bridge found no Chinese words for has no lexical evidence.
+    lexical_usable = mode != "dense" and has_cjk(lexical_query)
     if mode == "bm25":
         conf = coverage
     elif lexical_usable:
@@ -100,13 +111,29 @@ def choose(question: str, query_vector: np.ndarray, ranking: list[Scored], index
         else:
             conf = np.maximum(conf, heading * dense)
         select = select + HEADING_BOOST * heading
+    expectation = answer_type.expect(question)
+    texts = [_text(index, index.units[i]) for i in ids]
+    typed = np.array([answer_type.holds(expectation, t) for t in texts], dtype=float)
+    focus = np.array([answer_type.mentions_focus(expectation, t) for t in texts], dtype=float)
+    select = select + TYPE_WEIGHT * typed + FOCUS_WEIGHT * focus
     j = int(np.argmax(select))
     unit = index.units[int(ids[j])]
+    consistent = typed[j] and answer_type.names_literals(expectation, _paragraph(index, unit))
+    if not consistent:
+        conf = conf * TYPE_PENALTY
     start, end = unit.start, unit.end
     if lexical_usable:
-        start, end = _maybe_merge(question, index, unit, coverage[j], bm25, settings)
+        start, end = _maybe_merge(lexical_query, index, unit, coverage[j], bm25, settings, expectation)
     doc = index.documents[unit.source]
     return Quote(unit.source, start, end, doc[start:end], round(float(conf[j]), 4))
+
+
+def _paragraph(index: Index, unit: Unit) -> str:
+    """The block (paragraph, headline or caption) that `unit` belongs to."""
+    doc = index.documents[unit.source]
+    start = doc.rfind("\n\n", 0, unit.start)
+    end = doc.find("\n\n", unit.end)
+    return doc[0 if start < 0 else start + 2 : len(doc) if end < 0 else end]
 
 
 def _text(index: Index, unit: Unit) -> str:
@@ -114,11 +141,14 @@ def _text(index: Index, unit: Unit) -> str:
 
 
 def _maybe_merge(question: str, index: Index, unit: Unit, coverage: float, bm25: BM25Index,
-                 settings: Settings) -> tuple[int, int]:
-    """Extend the quote by one adjacent sentence of the same paragraph when it adds enough of the question."""
+                 settings: Settings, expectation: answer_type.Expectation) -> tuple[int, int]:
+    """Extend the quote by one adjacent sentence of the same paragraph when it adds enough of the
+    question, or when it holds the kind of answer asked for and the chosen sentence does not
+    ("…考上自己心仪的大学。" then "…搬迁户娄刚…" for 那个年轻人叫什么)."""
     doc = index.documents[unit.source]
     best = (unit.start, unit.end)
     best_cov = coverage
+    lacks_answer = not answer_type.holds(expectation, doc[unit.start : unit.end])
     for nid in (unit.id - 1, unit.id + 1):
         if not 0 <= nid < len(index.units):
             continue
@@ -129,6 +159,7 @@ def _maybe_merge(question: str, index: Index, unit: Unit, coverage: float, bm25:
         if end - start > settings.max_quote_chars or "\n" in doc[start:end]:
             continue
         cov = bm25.coverage(question, doc[start:end])
-        if cov >= best_cov + MERGE_GAIN:
+        completes = lacks_answer and answer_type.holds(expectation, doc[other.start : other.end])
+        if cov >= best_cov + MERGE_GAIN or (completes and best == (unit.start, unit.end)):
             best, best_cov = (start, end), cov
     return best

@@ -51,7 +51,8 @@ def fuse(dense: list[Scored], lexical: list[Scored], weight: float, rrf_k: int) 
 
 def rank(index: Index, bm25: BM25Index, question: str, query_vector: np.ndarray, mode: str,
          settings: Settings) -> list[Scored]:
-    """Chunks ranked for `question` by the chosen mode, best first."""
+    """Chunks ranked by the chosen mode, best first: `query_vector` for dense, `question` for BM25
+    (for an English question, the Chinese words the cross-lingual bridge found for it)."""
     if mode not in MODES:
         raise ValueError(f"unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}")
     n = settings.candidates

@@ -1,0 +1,92 @@
+"""Answer types: what kind of answer a question asks for, and whether a text holds one.
+
+A question asking 多少 wants a figure, 哪一年 a year, 谁 a person, 哪个乡 a place named
+…乡. A sentence that holds no such answer cannot answer the question however close it
+is in wording: the article names 李绍山 but never the year he died, and says 赫章县 set
+up a counter in 上海市 but not how many. Quoting prefers sentences that hold the expected
+kind of answer, and abstention declines when the chosen one does not.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+
+NUMBER, YEAR, PERSON, ANY = "number", "year", "person", "any"
+
+_NUMBER_Q = re.compile(
+    r"多少|几[个名人户年次项所套座口条万亿]|多[大长高重远久]|比例|百分之几|占比|"
+    r"how (?:many|much|long|large|big)|what (?:percentage|proportion|share|number)",
+    re.IGNORECASE,
+)
+_YEAR_Q = re.compile(r"哪一?年|何年|什么时候|何时|(?:which|what) year|\bwhen\b", re.IGNORECASE)
+_PERSON_Q = re.compile(
+    r"谁|什么名字|姓名|(?:人|者|员|书记|干部|主任|母亲|妈妈|父亲|孩子|学生)叫什么|\bwho(?:m|se)?\b", re.IGNORECASE)
+# 哪个乡 / 什么称号 / 哪家企业: the noun the answer is an instance of.
+_FOCUS_Q = re.compile(r"(?:哪|什么)(?:一|个|些|几个|家|位|座|所)?([\u4e00-\u9fff]{1,2})")
+_FOCUS_STOP = {"时候", "名字", "地方", "样", "么", "里", "儿", "年", "是", "在", "有", "的", "要求", "方式"}
+
+_DIGITS = re.compile(r"\d+(?:\.\d+)?")
+_CN_FIGURE = re.compile(r"[一二三四五六七八九十两百千万亿]+[个名人户元年亩吨次项所套座口条批家倍成%‰]")
+_YEAR = re.compile(r"(?:1[89]|20)\d\d(?=年)|[今去前]年")
+_jieba_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """The kind of answer a question wants, its focus noun, and the figures it names."""
+
+    kind: str
+    focus: str
+    literals: tuple[str, ...]
+
+
+def expect(question: str) -> Expectation:
+    """What `question` (cleaned) asks for."""
+    if _YEAR_Q.search(question):
+        kind = YEAR
+    elif _NUMBER_Q.search(question):
+        kind = NUMBER
+    elif _PERSON_Q.search(question):
+        kind = PERSON
+    else:
+        kind = ANY
+    m = _FOCUS_Q.search(question)
+    focus = m.group(1) if m and m.group(1) not in _FOCUS_STOP else ""
+    return Expectation(kind, focus, tuple(_DIGITS.findall(question)))
+
+
+def holds(exp: Expectation, text: str) -> bool:
+    """True when `text` contains an answer of the expected kind (other than the question's own figures)."""
+    if exp.kind == NUMBER:
+        return any(d not in exp.literals for d in _DIGITS.findall(text)) or bool(_CN_FIGURE.search(text))
+    if exp.kind == YEAR:
+        return any(y not in exp.literals for y in _YEAR.findall(text))
+    if exp.kind == PERSON:
+        return has_person(text)
+    return True
+
+
+def names_literals(exp: Expectation, context: str) -> bool:
+    """True when every figure the question names (2014年, 10个坝区) occurs in `context`."""
+    return all(d in _DIGITS.findall(context) for d in exp.literals)
+
+
+def mentions_focus(exp: Expectation, text: str) -> bool:
+    """True when `text` names the focus noun (哪个乡 → 乡), or the question has none."""
+    return not exp.focus or exp.focus in text or exp.focus[-1] in text
+
+
+def has_person(text: str) -> bool:
+    """True when jieba's part-of-speech tagger finds a personal name in `text`."""
+    import jieba.posseg
+
+    with _jieba_lock:  # jieba's lazy dictionary load is not thread-safe
+        tagged = list(jieba.posseg.cut(text))
+    for i, pair in enumerate(tagged):
+        if pair.flag == "nr" and len(pair.word) >= 2:
+            return True
+        # A surname tagged alone, followed by the given name ("李" "学友").
+        if pair.flag == "nr" and i + 1 < len(tagged) and re.fullmatch(r"[\u4e00-\u9fff]{1,2}", tagged[i + 1].word):
+            return True
+    return False

