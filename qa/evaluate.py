@@ -277,11 +277,15 @@ def abstention_rates(outcomes: Sequence[Outcome], threshold: float | None) -> di
     no = [o for o in outcomes if not o.answerable]
     has_ok = sum(1 for o in has if o.hit and answered(o, threshold))
     no_ok = sum(1 for o in no if not answered(o, threshold))
+    hasans = has_ok / len(has) if has else None
+    noans = no_ok / len(no) if no else None
     return {
         "threshold": threshold,
-        "hasans_acc": has_ok / len(has) if has else None,
-        "noans_acc": no_ok / len(no) if no else None,
+        "hasans_acc": hasans,
+        "noans_acc": noans,
         "accuracy": (has_ok + no_ok) / len(outcomes) if outcomes else None,
+        # Both kinds of error weigh the same, however many questions of each kind there are.
+        "balanced": (hasans + noans) / 2 if has and no else (hasans if has else noans),
     }
 
 
@@ -290,13 +294,14 @@ def sweep_thresholds(outcomes: Sequence[Outcome], thresholds: Iterable[float] = 
     return [abstention_rates(outcomes, t) for t in thresholds]
 
 
-def best_threshold(rows: Sequence[dict]) -> dict:
-    """The sweep row with the best accuracy; among ties, the middle of the
-    first run of consecutive best rows (the widest margin on both sides)."""
-    top = max(r["accuracy"] for r in rows)
-    first = next(i for i, r in enumerate(rows) if r["accuracy"] == top)
+def best_threshold(rows: Sequence[dict], key: str = "balanced") -> dict:
+    """The sweep row with the best `key` (default: balanced accuracy, the mean of HasAns and
+    NoAns, so declining a real question and answering an unanswerable one weigh the same);
+    among ties, the middle of the first run of consecutive best rows (the widest margin)."""
+    top = max(r[key] for r in rows)
+    first = next(i for i, r in enumerate(rows) if r[key] == top)
     last = first
-    while last + 1 < len(rows) and rows[last + 1]["accuracy"] == top:
+    while last + 1 < len(rows) and rows[last + 1][key] == top:
         last += 1
     return rows[(first + last) // 2]
 
@@ -551,7 +556,7 @@ def sweep_settings(base: Settings, docs: Path, questions: Sequence[Question], go
                     rows.append({
                         "chunk_size": size, "chunk_overlap": overlap, "fusion_weight": weight, "n_answerable": m["n_answerable"],
                         **{k: m[k] for k in ("quote_hit@1", "hit@1", "recall@3", "mrr@10", "f1", "mean_quote_len", "accuracy")},
-                        "best_threshold": best["threshold"], "best_accuracy": best["accuracy"],
+                        "best_threshold": best["threshold"], "best_balanced": best["balanced"],
                         "build_seconds": build,
                     })
                     log(f"  sweep chunk_size={size} overlap={overlap} fusion_weight={weight}: "
@@ -580,7 +585,7 @@ SWEEP_COLUMNS = [
     ("chunk", "chunk_size", "d"), ("overlap", "chunk_overlap", "d"), ("fusion_w", "fusion_weight", ".1f"),
     ("quote_hit@1", "quote_hit@1", ".3f"), ("hit@1", "hit@1", ".3f"), ("R@3", "recall@3", ".3f"),
     ("MRR@10", "mrr@10", ".3f"), ("F1", "f1", ".3f"), ("qlen", "mean_quote_len", ".0f"),
-    ("acc@thr", "accuracy", ".3f"), ("best_thr", "best_threshold", ".2f"), ("best_acc", "best_accuracy", ".3f"),
+    ("acc@thr", "accuracy", ".3f"), ("best_thr", "best_threshold", ".2f"), ("best_bal", "best_balanced", ".3f"),
 ]
 
 
@@ -629,7 +634,8 @@ def render_report(report: dict) -> str:
             b = m["best_threshold"]
             at = "  ".join(f"{s}: hasans {_fmt(r['hasans_acc'])} noans {_fmt(r['noans_acc'])} acc {_fmt(r['accuracy'])}"
                            for s, r in m["at_best_threshold"].items())
-            out.append(f"{name}: threshold {m['threshold']} -> best on {b['chosen_on']} {b['threshold']:.2f} | {at}")
+            out.append(f"{name}: threshold {m['threshold']} -> best balanced on {b['chosen_on']} "
+                       f"{b['threshold']:.2f} | {at}")
     out.extend(baseline_verdicts(systems))
     if "hybrid" in systems:
         h = systems["hybrid"]
@@ -663,7 +669,7 @@ def render_report(report: dict) -> str:
 
 def plot_thresholds(report: dict, path: Path, system: str = "hybrid") -> None:
     """HasAns and NoAns accuracy vs threshold (solid: dev, dashed: test; thin
-    green: overall dev accuracy), with the configured and best dev thresholds."""
+    green: balanced dev accuracy), with the configured and best dev thresholds."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -678,12 +684,12 @@ def plot_thresholds(report: dict, path: Path, system: str = "hybrid") -> None:
             if rows[0][key] is not None:
                 ax.plot(xs, [r[key] for r in rows], styles.get(split, ":"), color=color, label=f"{label} ({split})")
         if split == m["best_threshold"]["chosen_on"]:
-            ax.plot(xs, [r["accuracy"] for r in rows], color="tab:green", linewidth=0.9, alpha=0.7,
-                    label=f"overall accuracy ({split})")
+            ax.plot(xs, [r["balanced"] for r in rows], color="tab:green", linewidth=0.9, alpha=0.7,
+                    label=f"balanced accuracy ({split})")
     ax.axvline(m["threshold"], color="black", linewidth=1.2, label=f"configured threshold {m['threshold']:.2f}")
     best = m["best_threshold"]
     ax.axvline(best["threshold"], color="gray", linestyle=":", linewidth=1.2,
-               label=f"best on {best['chosen_on']} {best['threshold']:.2f} (acc {best['accuracy']:.2f})")
+               label=f"best on {best['chosen_on']} {best['threshold']:.2f} (balanced {best['balanced']:.2f})")
     ax.set(xlim=(0, 1), ylim=(-0.02, 1.02), xlabel="confidence threshold (answer shown when score >= threshold)",
            ylabel="accuracy", title=f"Abstention vs threshold - {system}")
     ax.grid(alpha=0.3)

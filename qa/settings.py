@@ -36,7 +36,7 @@ class Settings:
     fusion_weight: float = 0.3
     rrf_k: int = 60
     # Answer confidence below which the bot says the article does not say.
-    threshold: float = 0.70
+    threshold: float = 0.77
     # Longest quote: one sentence, or two adjacent ones, up to this many characters.
     max_quote_chars: int = 150
     # Questions longer than this are cut (after cleanup) before retrieval.

@@ -110,7 +110,7 @@ def test_declining_an_unanswerable_question_counts_as_correct():
         ev.Outcome(False, False, None),  # no quote at all: always declined
     ]
     at_half = ev.abstention_rates(outcomes, 0.5)
-    assert at_half == {"threshold": 0.5, "hasans_acc": 0.5, "noans_acc": 1.0, "accuracy": 0.75}
+    assert at_half == {"threshold": 0.5, "hasans_acc": 0.5, "noans_acc": 1.0, "accuracy": 0.75, "balanced": 0.75}
     at_zero = ev.abstention_rates(outcomes, 0.0)
     assert at_zero["noans_acc"] == 0.5 and at_zero["accuracy"] == 0.5
     assert ev.abstention_rates(outcomes, None)["noans_acc"] == 0.5  # never abstains
@@ -130,9 +130,20 @@ def test_threshold_sweep_picks_the_obvious_best():
     assert rows[0]["hasans_acc"] == 1.0 and rows[0]["noans_acc"] == 0.0
     assert rows[-1]["hasans_acc"] == 0.0 and rows[-1]["noans_acc"] == 1.0
     best = ev.best_threshold(rows)
-    assert best["accuracy"] == 1.0
+    assert best["accuracy"] == 1.0 and best["balanced"] == 1.0
     assert 0.3 < best["threshold"] <= 0.7
     assert best["threshold"] == 0.5  # the middle of the perfect plateau 0.31..0.70
+
+
+def test_best_threshold_weighs_both_kinds_of_error_the_same():
+    # 9 answerable questions scoring 0.2-0.6 (all hits), 1 unanswerable scoring 0.5:
+    # plain accuracy answers everything (0.9), balanced accuracy declines the unanswerable one.
+    outcomes = [ev.Outcome(True, True, s) for s in (0.2, 0.25, 0.3, 0.35, 0.4, 0.55, 0.55, 0.6, 0.6)]
+    outcomes.append(ev.Outcome(False, False, 0.5))
+    rows = ev.sweep_thresholds(outcomes)
+    assert ev.best_threshold(rows, key="accuracy")["threshold"] <= 0.2
+    best = ev.best_threshold(rows)
+    assert 0.5 < best["threshold"] <= 0.55 and best["noans_acc"] == 1.0
 
 
 def test_percentile():
