@@ -30,7 +30,7 @@ test: $(STAMP) browser
 	$(PY) -m pytest
 
 bench: $(STAMP)
-	$(PY) -m qa.benchmark
+	$(PY) -m qa.benchmark --json docs/benchmark.json
 
 eval: $(STAMP)
 	$(PY) -m qa eval --json docs/eval.json --plot docs/threshold.png
