@@ -26,13 +26,13 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from . import chunking, embedding, text
+from . import chunking, embedding, layout, text
 from .settings import Settings
 from .types import Chunk, Document
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2
+FORMAT = 3
 FILES = ("chunks.faiss", "units.faiss", "meta.json")
 
 
@@ -48,7 +48,11 @@ class Unit:
     source: str
     start: int
     end: int
-    heading: bool = False  # a block of its own: headline, byline or photo caption
+    role: str = ""  # layout role of a line of its own (title, caption …, see qa.layout); "" = running text
+
+    @property
+    def heading(self) -> bool:
+        return bool(self.role)
 
 
 @dataclass
@@ -147,7 +151,7 @@ def load(index_dir: Path, expected: dict) -> tuple[Index | None, str]:
     docs = meta["documents"]
     chunks = [Chunk(i, c["source"], c["start"], c["end"], docs[c["source"]][c["start"] : c["end"]])
               for i, c in enumerate(meta["chunks"])]
-    units = [Unit(i, u["source"], u["start"], u["end"], u.get("heading", False)) for i, u in enumerate(meta["units"])]
+    units = [Unit(i, u["source"], u["start"], u["end"], u.get("role", "")) for i, u in enumerate(meta["units"])]
     if chunk_vectors.ntotal != len(chunks) or unit_vectors.ntotal != len(units):
         return None, "corrupt (vector count does not match metadata)"
     return Index(path, manifest, docs, chunks, units, chunk_vectors, unit_vectors, _overlaps(chunks, units)), "ok"
@@ -179,7 +183,8 @@ def build(index_dir: Path, docs: list[Document], expected: dict, settings: Setti
     """
     chunks = chunking.split_documents(docs, settings.chunk_size, settings.chunk_overlap)
     spans = [(d, s, e) for d in docs for s, e in quote_units(d, settings.max_quote_chars)]
-    units = [Unit(i, d.source, s, e, text.is_heading(d.text, s, e)) for i, (d, s, e) in enumerate(spans)]
+    layouts = {d.source: layout.roles(d.text) for d in docs}
+    units = [Unit(i, d.source, s, e, layout.role_of(layouts[d.source], s, e)) for i, (d, s, e) in enumerate(spans)]
     documents = {d.source: d.text for d in docs}
     show = progress or len(chunks) > 500
     dim = embedding.dimension(model)
@@ -215,7 +220,7 @@ def _write(index_dir: Path, manifest: dict, documents: dict, chunks: list[Chunk]
         meta = {
             "documents": documents,
             "chunks": [{"source": c.source, "start": c.start, "end": c.end} for c in chunks],
-            "units": [{"source": u.source, "start": u.start, "end": u.end, "heading": u.heading} for u in units],
+            "units": [{"source": u.source, "start": u.start, "end": u.end, "role": u.role} for u in units],
         }
         (path / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         manifest = manifest | {"files": {name: _sha(path / name) for name in FILES}}

@@ -8,12 +8,11 @@ slice of the cleaned document, returned with its offsets.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import answer_type
+from . import answer_type, layout
 from .index import Index, Unit
 from .lexical import BM25Index
 from .retrieval import Scored
@@ -25,22 +24,14 @@ from .text import has_cjk
 DENSE_WEIGHT = 0.5
 PRIOR_WEIGHT = 1.0
 MERGE_GAIN = 0.1  # coverage a neighbouring sentence must add to be quoted too
-# Questions about the page itself (a headline, caption, byline) are answered by headings,
-# wherever they are; such a heading gets this much extra weight.
-STRUCTURE = re.compile(
-    r"标题|题目|口号|配图|图片|照片|图说|系列|栏目|记者|作者|署名|谁写|"
-    r"headline|title|caption|photo|picture|image|slogan|series|byline|reporter|author|who wrote",
-    re.IGNORECASE,
-)
-HEADING_BOOST = 1.0
+# Questions about the page itself (主标题, 第一张配图, 作者 …) are answered by the lines of that
+# layout role (qa/layout.py) wherever they are: such a line outweighs any sentence.
+ROLE_BOOST = 2.0
 # A sentence holding the kind of answer asked for (a figure for 多少, a name for 谁) is preferred;
 # when the chosen one holds none, or misses a figure the question names, confidence is scaled down.
 TYPE_WEIGHT = 0.5
 FOCUS_WEIGHT = 0.2
 TYPE_PENALTY = 0.5
-# Who wrote it is answered by the byline ("□ 本报记者 李学友"), a heading that names its author.
-AUTHORSHIP = re.compile(r"记者|作者|署名|谁写|撰写|reporter|author|who wrote|journalist", re.IGNORECASE)
-BYLINE = re.compile(r"记者|作者|通讯员|撰稿|^□")
 
 
 @dataclass(frozen=True)
@@ -79,11 +70,10 @@ def choose(question: str, query_vector: np.ndarray, ranking: list[Scored], index
     for item in top:
         for uid in index.chunk_units[item.chunk]:
             prior[uid] = max(prior.get(uid, 0.0), item.score / best_score)
-    asks_structure = bool(STRUCTURE.search(question))
-    if asks_structure:
-        for unit in index.units:
-            if unit.heading:
-                prior.setdefault(unit.id, 0.0)
+    asked = layout.asked(question)
+    of_role = _units_of_role(index, asked) if asked else []
+    for uid in of_role:
+        prior.setdefault(uid, 0.0)
     if not prior:
         return None
     ids = np.fromiter(prior, dtype=np.int64)
@@ -102,15 +92,16 @@ def choose(question: str, query_vector: np.ndarray, ranking: list[Scored], index
     lexical = coverage if lexical_usable else zeros
     semantic = zeros if mode == "bm25" else DENSE_WEIGHT * dense
     select = semantic + lexical + PRIOR_WEIGHT * np.array([prior[i] for i in ids])
-    if asks_structure:
-        heading = np.array([index.units[i].heading for i in ids], dtype=float)
-        if AUTHORSHIP.search(question):
-            # A byline matches the question as fully as a sentence containing all its words.
-            heading = heading * np.array([bool(BYLINE.search(_text(index, index.units[i]))) for i in ids])
-            conf = np.maximum(conf, heading * blend(dense, 1.0))
-        else:
-            conf = np.maximum(conf, heading * dense)
-        select = select + HEADING_BOOST * heading
+    if of_role:
+        matches = np.isin(ids, of_role).astype(float)
+        # Passage rank says nothing about which heading is meant: drop it for lines of the role.
+        select = select - matches * PRIOR_WEIGHT * np.array([prior[i] for i in ids])
+        if asked.role == "section":  # a section heading is chosen by how well its section answers
+            select = select + matches * np.array([_section_coverage(index, bm25, lexical_query, i) for i in ids])
+        # The one line of that role (the title, the first caption) answers the question outright;
+        # among several, it matches as fully as a sentence holding all the question's words.
+        conf = np.maximum(conf, matches * (1.0 if len(of_role) == 1 else blend(dense, 1.0)))
+        select = select + ROLE_BOOST * matches
     expectation = answer_type.expect(question)
     texts = [_text(index, index.units[i]) for i in ids]
     typed = np.array([answer_type.holds(expectation, t) for t in texts], dtype=float)
@@ -126,6 +117,29 @@ def choose(question: str, query_vector: np.ndarray, ranking: list[Scored], index
         start, end = _maybe_merge(lexical_query, index, unit, coverage[j], bm25, settings, expectation)
     doc = index.documents[unit.source]
     return Quote(unit.source, start, end, doc[start:end], round(float(conf[j]), 4))
+
+
+def _units_of_role(index: Index, asked: layout.Asked) -> list[int]:
+    """Ids of the lines with the asked-for role; with an ordinal (第一张, last), only that one per document."""
+    by_source: dict[str, list[int]] = {}
+    for unit in index.units:
+        if unit.role == asked.role:
+            by_source.setdefault(unit.source, []).append(unit.id)
+    if not asked.ordinal:
+        return [uid for ids in by_source.values() for uid in ids]
+    n = asked.ordinal - 1 if asked.ordinal > 0 else asked.ordinal
+    return [ids[n] for ids in by_source.values() if -len(ids) <= n < len(ids)]
+
+
+def _section_coverage(index: Index, bm25: BM25Index, question: str, uid: int) -> float:
+    """How much of the question the section under heading `uid` covers (heading to next heading)."""
+    heading = index.units[uid]
+    end = heading.end
+    for unit in index.units[uid + 1 :]:
+        if unit.source != heading.source or unit.heading:
+            break
+        end = unit.end
+    return bm25.coverage(question, index.documents[heading.source][heading.start : end])
 
 
 def _paragraph(index: Index, unit: Unit) -> str:

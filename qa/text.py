@@ -107,16 +107,6 @@ def sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[i
     return spans
 
 
-def is_heading(text: str, start: int, end: int) -> bool:
-    """True when `text[start:end]` is a line of a block without running text: a headline,
-    byline or photo caption rather than a sentence of the report."""
-    block_start = text.rfind("\n\n", 0, start)
-    block_start = 0 if block_start < 0 else block_start + 2
-    block_end = text.find("\n\n", end)
-    block = text[block_start : len(text) if block_end < 0 else block_end]
-    return not any(m in block for m in BODY_MARKS)
-
-
 def clean_question(question: str, max_chars: int) -> str:
     """Question text fit for retrieval: NFKC (full-width digits), simplified characters,
     no control characters or lone surrogates, at most `max_chars` characters."""

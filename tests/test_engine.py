@@ -315,3 +315,15 @@ def test_english_questions_are_quoted_from_the_chinese_text(seed_engine, questio
 def test_the_sentence_naming_the_person_asked_for_is_quoted_with_its_neighbour(seed_engine):
     a = seed_engine.candidate("从山里搬进县城、今年夏天考上大学的那个年轻人叫什么？")
     assert "娄刚" in a.quote and "考上自己心仪的大学" in a.quote
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("这篇赫章县脱贫攻坚盘点报道的主标题是什么？", "八年攻坚 奋楫争先"),
+    ("文章开头的第一张配图拍的是什么地方？", "赫章县城金银山街道移民安置点"),
+    ("最后一张配图拍的是什么？", "赫章县可乐乡村民养殖的可乐猪"),
+    ("报道中讲党建工作的那一部分用的小标题是什么？", "大党建统领大扶贫"),
+    ("Who wrote this report?", "李学友"),
+])
+def test_questions_about_the_page_are_answered_by_its_layout(seed_engine, question, expected):
+    a = seed_engine.answer(question)
+    assert a.found and expected in a.quote
