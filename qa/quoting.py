@@ -1,10 +1,12 @@
 """Quoting: pick the sentence (or two adjacent sentences) that answers the question.
 
 Candidates are the quote units (sentences) inside the top passages. Each is scored
-by how close it is in meaning (dense cosine of question and sentence) and how much
-of the question's rare vocabulary it contains (IDF-weighted coverage). The same
-features give the confidence that abstention thresholds. The quote is always a
-slice of the cleaned document, returned with its offsets.
+by how close it is in meaning (dense cosine of question and sentence), how much of
+the question's rare vocabulary it contains (IDF-weighted coverage), and whether it
+holds the kind of answer asked for (qa/answer_type.py). The same features give the
+confidence that abstention thresholds. Questions about the page itself are answered
+by the line of that layout role (qa/layout.py). The quote is always a slice of the
+cleaned document, returned with its offsets.
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ ROLE_BOOST = 2.0
 TYPE_WEIGHT = 0.5
 FOCUS_WEIGHT = 0.2
 TYPE_PENALTY = 0.5
+UNSUPPORTED_FACTOR = 0.5
 
 
 @dataclass(frozen=True)
@@ -87,21 +90,24 @@ def choose(question: str, query_vector: np.ndarray, ranking: list[Scored], index
         conf = coverage
     elif lexical_usable:
         conf = blend(dense, coverage)
+    elif mode == "hybrid":
+        # No word of the question occurs in the text, in any language: the cosine alone is not
+        # evidence (short sentences sit close to any input, "{{7*7}}" included).
+        conf = UNSUPPORTED_FACTOR * dense
     else:
         conf = dense
     lexical = coverage if lexical_usable else zeros
     semantic = zeros if mode == "bm25" else DENSE_WEIGHT * dense
-    select = semantic + lexical + PRIOR_WEIGHT * np.array([prior[i] for i in ids])
+    of_asked_role = np.isin(ids, of_role).astype(float)
+    # Passage rank says nothing about which heading a page question means: it counts for sentences only.
+    passage = PRIOR_WEIGHT * np.array([prior[i] for i in ids]) * (1.0 - of_asked_role)
+    select = semantic + lexical + passage + ROLE_BOOST * of_asked_role
     if of_role:
-        matches = np.isin(ids, of_role).astype(float)
-        # Passage rank says nothing about which heading is meant: drop it for lines of the role.
-        select = select - matches * PRIOR_WEIGHT * np.array([prior[i] for i in ids])
         if asked.role == "section":  # a section heading is chosen by how well its section answers
-            select = select + matches * np.array([_section_coverage(index, bm25, lexical_query, i) for i in ids])
+            select = select + of_asked_role * np.array([_section_coverage(index, bm25, lexical_query, i) for i in ids])
         # The one line of that role (the title, the first caption) answers the question outright;
         # among several, it matches as fully as a sentence holding all the question's words.
-        conf = np.maximum(conf, matches * (1.0 if len(of_role) == 1 else blend(dense, 1.0)))
-        select = select + ROLE_BOOST * matches
+        conf = np.maximum(conf, of_asked_role * (1.0 if len(of_role) == 1 else blend(dense, 1.0)))
     expectation = answer_type.expect(question)
     texts = [_text(index, index.units[i]) for i in ids]
     typed = np.array([answer_type.holds(expectation, t) for t in texts], dtype=float)

@@ -20,8 +20,8 @@ class Settings:
     # otherwise any sentence-transformers name or local path (also via QA_MODEL).
     model: str | None = None
     # Chunking (characters of cleaned text).
-    chunk_size: int = 150
-    chunk_overlap: int = 40
+    chunk_size: int = 400
+    chunk_overlap: int = 80
     # BM25 tokens: "bigram" (character unigrams + bigrams) or "jieba" (words).
     bm25_tokens: str = "bigram"
     # Retrieval: passages returned with an answer, and candidates each ranker contributes.
@@ -36,7 +36,7 @@ class Settings:
     fusion_weight: float = 0.3
     rrf_k: int = 60
     # Answer confidence below which the bot says the article does not say.
-    threshold: float = 0.77
+    threshold: float = 0.67
     # Longest quote: one sentence, or two adjacent ones, up to this many characters.
     max_quote_chars: int = 150
     # Questions longer than this are cut (after cleanup) before retrieval.

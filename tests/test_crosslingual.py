@@ -3,7 +3,11 @@ import pytest
 
 from qa.crosslingual import Lexicon
 
-CORPUS = ["今年7月考取西南林业大学的搬迁户娄刚领取圆梦助学奖励。", "赫章县乡村振兴局局长王永松说。", "提升改造小水窖1110口。"]
+CORPUS = [
+    "今年7月考取西南林业大学的搬迁户娄刚领取圆梦助学奖励。",
+    "赫章县乡村振兴局局长王永松说。",
+    "提升改造小水窖1110口。",
+]
 
 
 @pytest.fixture(scope="module")
