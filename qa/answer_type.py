@@ -8,6 +8,7 @@ kind of answer, and abstention declines when the chosen one does not.
 """
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from dataclasses import dataclass
@@ -26,6 +27,16 @@ _PERSON_Q = re.compile(
 _FOCUS_Q = re.compile(r"(?:哪|什么)(?:一|个|些|几个|家|位|座|所)?([\u4e00-\u9fff]{1,2})")
 _FOCUS_STOP = {"时候", "名字", "地方", "样", "么", "里", "儿", "年", "是", "在", "有", "的", "要求", "方式"}
 
+# The measure a figure is counted in: 多少名 / 多少户 / how many people. People are counted in
+# 人 or 名, money in 元 (with 万 / 亿 before it).
+_MEASURE_Q = re.compile(r"(?:多少|几)(?:万|亿)?(个|名|人|户|元|亩|吨|套|所|口|头|只|羽|项|座|条|批|家|公斤|公里)")
+_MONEY_Q = re.compile(r"多少钱|金额|资金|收入|工资|工钱|销售额|how much money|income|yuan|funds?\b", re.IGNORECASE)
+_EN_MEASURE = (("人", re.compile(r"how many (?:\w+ )?(?:people|persons|residents|workers|students|cadres)\b", re.I)),
+               ("户", re.compile(r"how many (?:\w+ )?households\b", re.I)),
+               ("亩", re.compile(r"how many mu\b", re.I)),
+               ("吨", re.compile(r"how many tons\b", re.I)))
+_SAME_MEASURE = {"人": ("人", "名"), "名": ("名", "人")}
+
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
 _CN_FIGURE = re.compile(r"[一二三四五六七八九十两百千万亿]+[个名人户元年亩吨次项所套座口条批家倍成%‰]")
 _YEAR = re.compile(r"(?:1[89]|20)\d\d(?=年)|[今去前]年")
@@ -39,6 +50,7 @@ class Expectation:
     kind: str
     focus: str
     literals: tuple[str, ...]
+    measures: tuple[str, ...] = ()  # for a figure: the measure words it may be counted in ("" = any)
 
 
 def expect(question: str) -> Expectation:
@@ -53,18 +65,35 @@ def expect(question: str) -> Expectation:
         kind = ANY
     m = _FOCUS_Q.search(question)
     focus = m.group(1) if m and m.group(1) not in _FOCUS_STOP else ""
-    return Expectation(kind, focus, tuple(_DIGITS.findall(question)))
+    return Expectation(kind, focus, tuple(_DIGITS.findall(question)), _measures(question) if kind == NUMBER else ())
+
+
+def _measures(question: str) -> tuple[str, ...]:
+    """Measure words the asked-for figure may carry; () when the question does not say."""
+    if _MONEY_Q.search(question):
+        return ("元",)
+    found = [m.group(1) for m in _MEASURE_Q.finditer(question)]
+    found += [unit for unit, pattern in _EN_MEASURE if pattern.search(question)]
+    return tuple(dict.fromkeys(u for f in found for u in _SAME_MEASURE.get(f, (f,))))
 
 
 def holds(exp: Expectation, text: str) -> bool:
     """True when `text` contains an answer of the expected kind (other than the question's own figures)."""
     if exp.kind == NUMBER:
+        if exp.measures:
+            return any(m.group(1) not in exp.literals for m in _measured(exp.measures).finditer(text))
         return any(d not in exp.literals for d in _DIGITS.findall(text)) or bool(_CN_FIGURE.search(text))
     if exp.kind == YEAR:
         return any(y not in exp.literals for y in _YEAR.findall(text))
     if exp.kind == PERSON:
         return has_person(text)
     return True
+
+
+@functools.lru_cache(maxsize=256)
+def _measured(measures: tuple[str, ...]) -> re.Pattern:
+    """A figure (digits or Chinese numerals, then 万 / 亿) followed by one of `measures`."""
+    return re.compile(r"(\d+(?:\.\d+)?|[一二三四五六七八九十两百千]+)[万亿]?(?:" + "|".join(map(re.escape, measures)) + ")")
 
 
 def names_literals(exp: Expectation, context: str) -> bool:

@@ -52,3 +52,23 @@ def test_focus_noun():
     assert exp.focus == "乡"
     assert at.mentions_focus(exp, "河镇乡海雀村被联合国教科文组织认为是不适宜人类居住的地方。")
     assert not at.mentions_focus(exp, "从曾经的“苦甲天下”到如今的林茂粮丰。")
+
+
+@pytest.mark.parametrize("question, measures", [
+    ("县里的农产品一共卖了多少钱？", ("元",)),
+    ("为了看护农村供水设施，县里雇了多少人？", ("人", "名")),
+    ("2020年赫章县种植了多少亩马铃薯？", ("亩",)),
+    ("Among the relocated labour force, how many people have found jobs?", ("人", "名")),
+    ("从大山里迁出来的劳动力中，有工作的人占多大比例？", ()),
+])
+def test_the_measure_a_figure_is_asked_in(question, measures):
+    assert at.expect(question).measures == measures
+
+
+def test_a_figure_in_another_measure_does_not_answer():
+    exp = at.expect("县里的农产品一共卖了多少钱？")
+    assert at.holds(exp, "累计销售农产品13万吨，销售额16亿元。")
+    assert not at.holds(exp, "成立7个农产品销售工作专班，分块负责全县农产品销售工作。")
+    people = at.expect("县里雇了多少人看护供水设施？")
+    assert at.holds(people, "聘请412名农村供水工程管护员")  # people are counted in 名 too
+    assert not at.holds(people, "全县233个饮水项目全面完工通水，提升改造小水窖1110口。")
