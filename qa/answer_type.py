@@ -106,6 +106,7 @@ def mentions_focus(exp: Expectation, text: str) -> bool:
     return not exp.focus or exp.focus in text or exp.focus[-1] in text
 
 
+@functools.lru_cache(maxsize=8192)  # the same sentences are candidates for many questions
 def has_person(text: str) -> bool:
     """True when jieba's part-of-speech tagger finds a personal name in `text`."""
     import jieba.posseg

@@ -19,12 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from .evaluate import percentile
 from .settings import PROJECT_DIR
-
-
-def _pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 def _dir_mb(path: Path) -> float:
@@ -78,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
                 t0 = time.perf_counter()
                 engine.answer(q)
                 lat.append((time.perf_counter() - t0) * 1000)
-        out["answer_p50_ms"] = round(_pct(lat, 50), 1)
-        out["answer_p95_ms"] = round(_pct(lat, 95), 1)
+        out["answer_p50_ms"] = round(percentile(lat, 50), 1)
+        out["answer_p95_ms"] = round(percentile(lat, 95), 1)
         out["answer_calls"] = len(lat)
 
         # Indexing throughput: our build's encoding path against plain encode on the same chunks.

@@ -81,9 +81,9 @@ def choose(question: str, query_vector: np.ndarray, ranking: list[Scored], index
         return None
     ids = np.fromiter(prior, dtype=np.int64)
     zeros = np.zeros(len(ids))
+    texts = [_text(index, index.units[i]) for i in ids]
     dense = scaled_cosine(unit_matrix[ids] @ query_vector, settings)
-    coverage = zeros if mode == "dense" else np.array(
-        [bm25.coverage(lexical_query, _text(index, index.units[i])) for i in ids])
+    coverage = zeros if mode == "dense" else np.array([bm25.coverage(lexical_query, t) for t in texts])
     # An English question the bridge found no Chinese words for has no lexical evidence.
     lexical_usable = mode != "dense" and has_cjk(lexical_query)
     if mode == "bm25":
@@ -109,7 +109,6 @@ def choose(question: str, query_vector: np.ndarray, ranking: list[Scored], index
         # among several, it matches as fully as a sentence holding all the question's words.
         conf = np.maximum(conf, of_asked_role * (1.0 if len(of_role) == 1 else blend(dense, 1.0)))
     expectation = answer_type.expect(question)
-    texts = [_text(index, index.units[i]) for i in ids]
     typed = np.array([answer_type.holds(expectation, t) for t in texts], dtype=float)
     focus = np.array([answer_type.mentions_focus(expectation, t) for t in texts], dtype=float)
     select = select + TYPE_WEIGHT * typed + FOCUS_WEIGHT * focus

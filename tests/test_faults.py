@@ -48,25 +48,23 @@ def assert_same_answers(engine: QA, before: dict) -> None:
         assert engine.answer(q) == expected, q
 
 
-def test_deleted_index_files_while_serving(serving):
-    engine, before = serving
-    build = build_dir(engine.index_dir)
+def delete_build_files(build: Path) -> None:
     for f in build.iterdir():
         f.unlink()
+
+
+def truncate_chunk_vectors(build: Path) -> None:
+    damaged = build / "chunks.faiss"
+    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
+
+
+@pytest.mark.parametrize("damage", [delete_build_files, truncate_chunk_vectors], ids=["deleted", "truncated"])
+def test_damaged_index_files_while_serving(serving, damage):
+    engine, before = serving
+    damage(build_dir(engine.index_dir))
     assert_same_answers(engine, before)  # answered from memory
     fresh = QA(docs=engine.docs_dir, index_dir=engine.index_dir)
-    assert fresh.build_seconds is not None, "a new engine loaded an index whose files are gone"
-    assert_same_answers(fresh, before)
-    assert_same_answers(engine, before)
-
-
-def test_truncated_vectors_while_serving(serving):
-    engine, before = serving
-    damaged = build_dir(engine.index_dir) / "chunks.faiss"
-    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
-    assert_same_answers(engine, before)
-    fresh = QA(docs=engine.docs_dir, index_dir=engine.index_dir)
-    assert fresh.build_seconds is not None, "a new engine loaded a truncated chunks.faiss"
+    assert fresh.build_seconds is not None, f"a new engine loaded an index after {damage.__name__}"
     assert_same_answers(fresh, before)
     assert_same_answers(engine, before)
 

@@ -240,6 +240,14 @@ def web(engine):
         yield Web(url, Client(url, verbose=False, analytics_enabled=False, httpx_kwargs={"timeout": 60}))
 
 
+def assert_same_answer(got: dict, a, score_tol: float) -> None:
+    """A JSON answer (web or CLI) says what the Python API said."""
+    assert list(got) == ANSWER_KEYS
+    for key in ("found", "quote", "source", "start", "end"):
+        assert got[key] == getattr(a, key), key
+    assert got["score"] == pytest.approx(a.score, abs=score_tol)
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")
 @pytest.mark.parametrize("case", cases(lambda c: c.web is not None))
 def test_web(engine, web, case, no_writes):
@@ -248,11 +256,8 @@ def test_web(engine, web, case, no_writes):
             web.answer(case.question)
         return
     got = web.answer(case.question)
-    assert list(got) == ANSWER_KEYS
     a = api_answer(engine, case)
-    for key in ("found", "quote", "source", "start", "end"):
-        assert got[key] == getattr(a, key), key
-    assert got["score"] == pytest.approx(a.score, abs=1e-6)
+    assert_same_answer(got, a, score_tol=1e-6)
     assert [(p["source"], p["start"], p["end"], p["text"]) for p in got["passages"]] == \
         [(p.source, p.start, p.end, p.text) for p in a.passages]
     if got["found"]:
@@ -284,11 +289,8 @@ def test_cli(engine, case, no_writes):
         return
     assert r.returncode == 0, r.stderr[-2000:]
     got = json.loads(r.stdout)
-    assert list(got) == ANSWER_KEYS
     a = api_answer(engine, case)
-    for key in ("found", "quote", "source", "start", "end"):
-        assert got[key] == getattr(a, key), key
-    assert got["score"] == pytest.approx(a.score, abs=1e-3)
+    assert_same_answer(got, a, score_tol=1e-3)
     if case.quote_has:
         assert case.quote_has in got["quote"]
     assert "Traceback" not in r.stderr
