@@ -3,6 +3,8 @@
     python -m qa index [--docs DIR] [--index DIR] [--model NAME]
     python -m qa ask "问题" [--json] [--k 3]
     python -m qa eval [--json FILE] [--plot FILE.png]
+    python -m qa train FILE.json ... [--minutes M]
+    python -m qa calibrate --squad FILE.json [--questions eval/questions.jsonl]
 """
 from __future__ import annotations
 
@@ -68,6 +70,18 @@ def cmd_eval(args) -> int:
     return evaluate.run(args)
 
 
+def cmd_train(args) -> int:
+    from . import train
+
+    return train.run(args)
+
+
+def cmd_calibrate(args) -> int:
+    from . import calibrate
+
+    return calibrate.run(args)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m qa", description="Answer questions by quoting the articles.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -88,6 +102,14 @@ def parser() -> argparse.ArgumentParser:
     from . import evaluate
 
     evaluate.add_arguments(ev)
+    tr = sub.add_parser("train", help="train the answer scorer on SQuAD-format files")
+    from . import train
+
+    train.add_arguments(tr)
+    cal = sub.add_parser("calibrate", help="fit the learned scorer's combiner and calibration on tuning data")
+    from . import calibrate
+
+    calibrate.add_arguments(cal)
     return p
 
 
@@ -99,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     from .text import DocumentError
 
     try:
-        return {"index": cmd_index, "ask": cmd_ask, "eval": cmd_eval}[args.command](args)
+        return {"index": cmd_index, "ask": cmd_ask, "eval": cmd_eval, "train": cmd_train, "calibrate": cmd_calibrate}[args.command](args)
     except (ModelLoadError, IndexBuildError, DocumentError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import crosslingual, embedding, index as index_mod, quoting, retrieval, text
+from . import crosslingual, embedding, index as index_mod, retrieval, text
 from .lexical import BM25Index
-from .settings import PROJECT_DIR, Settings, default_model_name
+from .quoting import Selector
+from .settings import PROJECT_DIR, RetrievalMode, ScorerKind, Settings, default_model_name
 from .types import Answer, Passage
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,12 @@ class QA:
         self.index_dir = Path(index_dir) if index_dir is not None else PROJECT_DIR / "index"
         self.model_name = model or self.settings.model or default_model_name()
         self.model = embedding.load_model(self.model_name)
+        self.cross = self.combiner = None
+        if self.settings.scorer is ScorerKind.LEARNED:
+            from .combiner import Combiner
+            from .scorer import load_shared
+
+            self.cross, self.combiner = load_shared(), Combiner.load()
         self.skipped: list[str] = []  # documents that could not be read, with the reason
         self.build_seconds: float | None = None
         self._lock = threading.RLock()
@@ -81,6 +88,7 @@ class QA:
         self.bm25 = BM25Index([c.text for c in loaded.chunks], self.settings.bm25_tokens)
         n = loaded.unit_vectors.ntotal
         self.unit_matrix = loaded.unit_vectors.reconstruct_n(0, n) if n else np.zeros((0, 1), np.float32)
+        self.selector = Selector(loaded, self.unit_matrix, self.bm25, self.settings, self.cross, self.combiner)
 
     # -- public ------------------------------------------------------------------------------
 
@@ -128,7 +136,7 @@ class QA:
         with self._encode_lock:
             return embedding.encode_queries(self.model, [question])[0]
 
-    def retrieve(self, question: str, k: int = 10, mode: str = "hybrid") -> list[Passage]:
+    def retrieve(self, question: str, k: int = 10, mode: RetrievalMode | str = RetrievalMode.HYBRID) -> list[Passage]:
         """The top-`k` passages for `question`, best first."""
         q = self._prepare(question)
         self._refresh()
@@ -137,27 +145,45 @@ class QA:
         ranking = retrieval.rank(idx, bm25, self._lexical_query(q, idx), self._encode(q), mode, self.settings)
         return retrieval.passages(idx, ranking, k)
 
-    def candidate(self, question: str, k: int | None = None, mode: str = "hybrid") -> Answer:
+    def candidate(self, question: str, k: int | None = None,
+                  mode: RetrievalMode | str = RetrievalMode.HYBRID) -> Answer:
         """The best quote and its confidence, without applying the abstention threshold."""
         q = self._prepare(question)
+        mode = RetrievalMode.from_str(mode)
         if not any(ch.isalnum() for ch in q):  # only punctuation or emoji: nothing to look for
-            return Answer(False, "", "", 0, 0, 0.0, ())
+            return Answer.not_found()
         self._refresh()
         k = self.settings.k if k is None else k
         with self._lock:
-            idx, bm25, units = self.index, self.bm25, self.unit_matrix
+            idx, selector = self.index, self.selector
         qvec = self._encode(q)
         lexical = self._lexical_query(q, idx)
-        ranking = retrieval.rank(idx, bm25, lexical, qvec, mode, self.settings)
-        quote = quoting.choose(q, qvec, ranking, idx, units, bm25, mode, self.settings, lexical)
+        ranking = retrieval.rank(idx, selector.bm25, lexical, qvec, mode, self.settings)
+        quote = selector.choose(q, qvec, ranking, lexical, mode)
         passages = tuple(retrieval.passages(idx, ranking, k))
         if quote is None:
-            return Answer(False, "", "", 0, 0, 0.0, ())
+            return Answer.not_found()
         return Answer(True, quote.text, quote.source, quote.start, quote.end, quote.confidence, passages)
 
-    def answer(self, question: str, k: int | None = None, mode: str = "hybrid") -> Answer:
+    def features(self, question: str, cross=None) -> list:
+        """The candidate sentences the scorer chooses among (`quoting.Candidate`, best rule score first),
+        the first `rerank_candidates` with cross-encoder logits when `cross` (or the engine's own) is set.
+        Used to fit and inspect the learned scorer."""
+        q = self._prepare(question)
+        self._refresh()
+        with self._lock:
+            idx, selector = self.index, self.selector
+        qvec = self._encode(q)
+        lexical = self._lexical_query(q, idx)
+        ranking = retrieval.rank(idx, selector.bm25, lexical, qvec, RetrievalMode.HYBRID, self.settings)
+        found, _, _ = selector.candidates(q, qvec, ranking, lexical, RetrievalMode.HYBRID)
+        cross = cross or self.cross
+        return selector.score(q, found, cross) if cross is not None and found else found
+
+    def answer(self, question: str, k: int | None = None,
+               mode: RetrievalMode | str = RetrievalMode.HYBRID) -> Answer:
         """A verbatim quote that answers `question`, or `found=False` when the evidence is weak."""
         best = self.candidate(question, k, mode)
-        if best.found and best.score >= self.settings.threshold:
+        if best.found and best.score >= self.settings.active_threshold:
             return best
-        return Answer(False, "", "", 0, 0, best.score, ())
+        return Answer.not_found(best.score)

@@ -66,9 +66,14 @@ from .types import Answer, Passage
 # ---------------------------------------------------------------------------
 
 QUESTION_KEYS = ("id", "question", "answer", "type", "split")
-TYPES = ("number", "name", "list", "paraphrase", "english", "unanswerable")
+TYPES = ("number", "name", "list", "paraphrase", "english", "reading", "unanswerable")
 SPLITS = ("dev", "test")
-SYSTEMS = ("hybrid", "bm25", "dense", "naive")
+# hybrid = the product (hybrid retrieval + learned scorer); rules = the same retrieval with the
+# first engine's hand-weighted scorer; bm25 / dense = one ranker only (learned scorer);
+# sentence-bm25 / sentence-cosine = top-1 sentence of the whole corpus; naive = tutorial RAG.
+SYSTEMS = ("hybrid", "rules", "bm25", "dense", "sentence-bm25", "sentence-cosine", "naive")
+DEFAULT_SYSTEMS = ("hybrid", "rules", "bm25", "dense", "naive")
+SQUAD_SYSTEMS = ("hybrid", "rules", "sentence-bm25", "sentence-cosine", "naive")
 
 MAX_QUOTE_CHARS = 150  # a "hit" must be a short quote, whatever the engine allows
 RANK_DEPTH = 10  # passages retrieved per question for the ranking metrics
@@ -83,10 +88,16 @@ class Question:
     type: str
     split: str
     line: int = 0
+    alternatives: tuple[str, ...] = ()  # other accepted answers (SQuAD files list several)
+    source: str | None = None  # the document that holds the answer, when known (SQuAD paragraphs)
 
     @property
     def answerable(self) -> bool:
         return self.answer is not None
+
+    def hit(self, quote: str) -> bool:
+        """The quote is a hit for this question: it holds an accepted answer and is short enough."""
+        return self.answerable and any(quote_hit(quote, a) for a in (self.answer, *self.alternatives))
 
 
 class QuestionFileError(ValueError):
@@ -326,16 +337,48 @@ def _mean(values: Sequence[float]) -> float | None:
 
 
 class EngineSystem:
-    """The answer engine in one retrieval mode ("hybrid", "bm25" or "dense")."""
+    """The answer engine in one retrieval mode ("hybrid", "bm25" or "dense"), named `name`."""
 
-    def __init__(self, engine, mode: str):
-        self.engine, self.name = engine, mode
-        self.threshold: float | None = engine.settings.threshold
+    def __init__(self, engine, mode: str, name: str | None = None):
+        self.engine, self.mode, self.name = engine, mode, name or mode
+        self.threshold: float | None = engine.settings.active_threshold
         self.build_seconds: float | None = engine.build_seconds
 
     def candidate(self, question: str) -> Answer:
         """The best quote, with the top `RANK_DEPTH` passages as its ranking (one query, not two)."""
-        return self.engine.candidate(question, k=RANK_DEPTH, mode=self.name)
+        return self.engine.candidate(question, k=RANK_DEPTH, mode=self.mode)
+
+
+class SentenceBaseline:
+    """The top-1 sentence (quote unit) of the whole corpus by BM25 or by cosine, with no passages
+    and no reranking; its score is the sentence's query coverage (BM25) or cosine."""
+
+    def __init__(self, engine, by: str):
+        self.engine, self.by, self.name = engine, by, f"sentence-{by}"
+        self.threshold = 0.5 if by == "bm25" else engine.settings.cosine_low + 0.1  # nominal; see the sweep
+        self.build_seconds = None
+        idx = engine.index
+        self.texts = [idx.documents[u.source][u.start : u.end] for u in idx.units]
+        if by == "bm25":
+            from .lexical import BM25Index
+
+            self.bm25 = BM25Index(self.texts, engine.settings.bm25_tokens)
+
+    def candidate(self, question: str) -> Answer:
+        engine, idx = self.engine, self.engine.index
+        q = engine._prepare(question)
+        if not self.texts:
+            return Answer.not_found()
+        if self.by == "bm25":
+            lexical = engine._lexical_query(q, idx)
+            j = int(self.bm25.scores(lexical).argmax())
+            score = self.bm25.coverage(lexical, self.texts[j])
+        else:
+            cos = engine.unit_matrix @ engine._encode(q)
+            j = int(cos.argmax())
+            score = float(cos[j])
+        u = idx.units[j]
+        return Answer(True, self.texts[j], u.source, u.start, u.end, round(float(score), 4), ())
 
 
 class NaiveRAG:
@@ -376,7 +419,7 @@ class NaiveRAG:
         """The whole top-1 chunk as the quote, with the top `RANK_DEPTH` chunks as the ranking."""
         top = self.retrieve(question, RANK_DEPTH)
         if not top:
-            return Answer(False, "", "", 0, 0, 0.0)
+            return Answer.not_found()
         p = top[0]
         return Answer(True, p.text, p.source, p.start, p.end, p.score, tuple(top))
 
@@ -424,11 +467,11 @@ def run_system(system, questions: Sequence[Question], gold: dict[str, Gold], doc
             cand = system.candidate(q.question)
             error = None
         except Exception as exc:  # a crash on one question is reported, not fatal
-            cand, error = Answer(False, "", "", 0, 0, 0.0), f"{type(exc).__name__}: {exc}"
+            cand, error = Answer.not_found(), f"{type(exc).__name__}: {exc}"
         ms = (time.perf_counter() - began) * 1000
         passages = cand.passages
         quote = cand.quote if cand.found else ""
-        outcome = Outcome(q.answerable, q.answerable and quote_hit(quote, q.answer), cand.score if cand.found else None)
+        outcome = Outcome(q.answerable, q.hit(quote), cand.score if cand.found else None)
         g = gold[q.id]
         rank = None
         if q.answerable:
@@ -443,6 +486,7 @@ def run_system(system, questions: Sequence[Question], gold: dict[str, Gold], doc
             "found": answered(outcome, system.threshold),
             "hit": outcome.hit,
             "contains": bool(q.answerable and quote and q.answer in quote),
+            "doc_hit": None if q.source is None or not q.answerable else cand.found and cand.source == q.source,
             "verbatim": (not quote) or documents.get(cand.source, "")[cand.start : cand.end] == quote,
             "rank": rank,
             "f1": max((char_f1(quote, s) for s in g.sentences), default=0.0) if q.answerable else None,
@@ -476,6 +520,7 @@ def summarize(questions: Sequence[Question], records: dict[str, dict], threshold
         "accuracy": rates["accuracy"],
         "answered_precision": _mean([q.answerable and r["hit"] for q, r in shown]),
         "contains@1": _mean([r["contains"] for r in has_rec]),
+        "doc@1": _mean([r["doc_hit"] for r in has_rec if r.get("doc_hit") is not None]),
         "hit@1": recall_at(ranks, 1) if ranks else None,
         "recall@3": recall_at(ranks, 3) if ranks else None,
         "recall@5": recall_at(ranks, 5) if ranks else None,
@@ -717,12 +762,75 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "build time is measured)")
     parser.add_argument("--split", choices=("dev", "test", "all"), default="all",
                         help="questions to evaluate (default: all, reported per split)")
-    parser.add_argument("--systems", type=_systems_arg, default=list(SYSTEMS),
-                        help=f"comma-separated systems to compare (default: {','.join(SYSTEMS)})")
+    parser.add_argument("--systems", type=_systems_arg, default=None,
+                        help=f"comma-separated systems to compare, from {','.join(SYSTEMS)} (default: "
+                             f"{','.join(DEFAULT_SYSTEMS)}; with --squad: {','.join(SQUAD_SYSTEMS)})")
+    parser.add_argument("--squad", type=Path, default=None,
+                        help="evaluate on a SQuAD-format file instead: each paragraph becomes a document of a "
+                             "temporary folder; --holdout of them are withheld and their questions must be declined")
+    parser.add_argument("--holdout", type=float, default=0.2, help="share of paragraphs withheld (with --squad)")
+    parser.add_argument("--limit", type=int, default=None, help="evaluate at most this many questions per split")
     parser.add_argument("--json", type=Path, default=None, help="write metrics and per-question results here")
     parser.add_argument("--plot", type=Path, default=None, help="write the hybrid threshold plot (PNG) here")
     parser.add_argument("--sweep", action="store_true",
                         help="also sweep chunk_size/chunk_overlap/fusion_weight on the dev split (slower)")
+
+
+TUNE_SHARE = 0.5  # share of a SQuAD file's paragraphs in the tuning ("dev") part; the rest is held out ("test")
+
+
+def squad_questions(path: Path, holdout: float, docs_dir: Path) -> list[Question]:
+    """Write the kept paragraphs of a SQuAD file into `docs_dir` (one document each) and return the
+    questions: those of withheld paragraphs are unanswerable. Paragraphs are split stably by id into
+    the tuning part ("dev") and the held-out part ("test")."""
+    from .squad import load
+
+    questions = []
+    for i, para in enumerate(load(path)):
+        withheld = para.split(holdout, salt="withheld")
+        split = "dev" if para.split(TUNE_SHARE, salt="tune") else "test"
+        source = f"p{i:05d}.txt"
+        if not withheld:
+            (docs_dir / source).write_text(para.context, encoding="utf-8")
+        for q in para.questions:
+            if not q.answers and not withheld:
+                continue  # an unanswerable question of a kept paragraph: not in SQuAD 1 sets
+            if withheld:
+                questions.append(Question(q.id, q.question, None, "unanswerable", split))
+            else:
+                texts = tuple(dict.fromkeys(a.text for a in q.answers))
+                questions.append(Question(q.id, q.question, texts[0], "reading", split,
+                                          alternatives=texts[1:], source=source))
+    return questions
+
+
+def build_systems(names: Sequence[str], docs: Path, index_dir: Path, settings: Settings, documents: dict,
+                  log) -> list:
+    """The systems to compare; engines with the same scorer are shared, all use one index folder."""
+    from . import QA
+    from .embedding import load_model
+    from .settings import ScorerKind
+
+    engines: dict[ScorerKind, object] = {}
+
+    def engine(scorer: ScorerKind):
+        if scorer not in engines:
+            if not engines:
+                log(f"building the index in {index_dir} ...")
+            engines[scorer] = QA(docs=str(docs), index_dir=str(index_dir), settings=settings.with_(scorer=scorer))
+        return engines[scorer]
+
+    systems = []
+    for name in names:
+        if name == "naive":
+            systems.append(NaiveRAG(documents, load_model(settings.model)))
+        elif name == "rules":
+            systems.append(EngineSystem(engine(ScorerKind.RULES), "hybrid", "rules"))
+        elif name.startswith("sentence-"):
+            systems.append(SentenceBaseline(engine(ScorerKind.RULES), name.split("-", 1)[1]))
+        else:
+            systems.append(EngineSystem(engine(settings.scorer), name))
+    return systems
 
 
 def run(args: argparse.Namespace) -> int:
@@ -731,14 +839,31 @@ def run(args: argparse.Namespace) -> int:
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
+    squad_docs = None
     try:
-        questions = parse_questions(args.questions)
+        if args.squad:
+            from .squad import SquadFormatError
+
+            squad_docs = Path(tempfile.mkdtemp(prefix="qa-eval-squad-"))
+            args.docs = squad_docs
+            try:
+                questions = squad_questions(args.squad, args.holdout, squad_docs)
+            except SquadFormatError as exc:
+                shutil.rmtree(squad_docs, ignore_errors=True)
+                log(f"error: malformed SQuAD file: {exc}")
+                return 2
+        else:
+            questions = parse_questions(args.questions)
     except QuestionFileError as exc:
         log(f"error: malformed question file: {exc}")
         return 2
     except OSError as exc:
         log(f"error: cannot read question file {args.questions}: {exc.strerror or exc}")
         return 2
+    if args.systems is None:
+        args.systems = list(SQUAD_SYSTEMS if args.squad else DEFAULT_SYSTEMS)
+    if args.limit:
+        questions = [q for split in SPLITS for q in [q for q in questions if q.split == split][: args.limit]]
     if args.split != "all":
         questions = [q for q in questions if q.split == args.split]
         if not questions:
@@ -749,8 +874,6 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     try:
-        from . import QA
-        from .embedding import load_model
         from .text import load_documents
     except ImportError as exc:
         log(f"error: the answer engine is not usable: {exc}")
@@ -765,18 +888,10 @@ def run(args: argparse.Namespace) -> int:
 
     temp_index = None if args.index else Path(tempfile.mkdtemp(prefix="qa-eval-index-"))
     try:
-        systems = []
-        engine_modes = [s for s in args.systems if s != "naive"]
-        if engine_modes:
-            log(f"building the index in {args.index or temp_index} ...")
-            engine = QA(docs=str(args.docs), index_dir=str(args.index or temp_index), settings=settings)
-            settings = engine.settings
-            systems += [EngineSystem(engine, mode) for mode in engine_modes]
-        if "naive" in args.systems:
-            systems.append(NaiveRAG(documents, load_model(settings.model)))
-        systems.sort(key=lambda s: args.systems.index(s.name))
+        systems = build_systems(args.systems, args.docs, args.index or temp_index, settings, documents, log)
 
-        report = {"questions_file": str(args.questions), "docs": str(args.docs), "split": args.split,
+        report = {"questions_file": str(args.squad or args.questions), "docs": str(args.squad or args.docs),
+                  "split": args.split, "holdout": args.holdout if args.squad else None,
                   "settings": settings.to_dict(), "systems": {}, "questions": []}
         all_records = {}
         for system in systems:
@@ -798,6 +913,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if temp_index is not None:
             shutil.rmtree(temp_index, ignore_errors=True)
+        if squad_docs is not None:
+            shutil.rmtree(squad_docs, ignore_errors=True)
 
     print(render_report(report))
     if args.json:

@@ -25,17 +25,22 @@ ROLES = ("banner", "kicker", "title", "subtitle", "byline", "section", "caption"
 BYLINE = re.compile(r"记者|作者|通讯员|撰稿|^□")
 SUBTITLE = re.compile(r"^[—–-]{1,2}")
 
-# What a question names, most specific first (副标题 before 标题, 小标题 before 标题).
-_ASKED = (
-    ("subtitle", r"副标题|副题|subtitle"),
-    ("section", r"小标题|分标题|章节|段落标题|部分.{0,6}标题|section|sub-?heading"),
-    ("byline", r"记者|作者|署名|谁写|撰写|reporter|author|who wrote|journalist|byline"),
-    ("caption", r"配图|图片|照片|图说|图注|caption|photo|picture|image"),
-    ("kicker", r"系列报道|专栏|引题|(?:report|article)s? series|series of reports"),
-    ("banner", r"口号|通栏|报头|顶部|最上方|slogan|banner"),
-    ("title", r"主标题|大标题|标题|题目|headline|(?:main )?title of (?:the|this) (?:article|report|story|page)"),
+# What a question names, most specific first (副标题 before 标题, 小标题 before 标题): words that only
+# ever name a part of a page, and words that do so only next to a page reference (本文, this report):
+# "《呐喊》的作者是谁？" and "记者在海雀村看到了什么？" are about the content, not the byline.
+_ASKED = (  # (role, page-only words, words that need a page reference)
+    ("subtitle", r"副标题|副题", r"subtitle"),
+    ("section", r"小标题|分标题|段落标题", r"章节|部分.{0,6}标题|section|sub-?heading"),
+    ("byline", r"署名", r"记者|作者|谁写|撰写|reporter|author|who wrote|journalist|byline"),
+    ("caption", r"配图|图注|图说|caption", r"图片|照片|photo|picture|image"),
+    ("kicker", r"引题", r"系列报道|专栏|(?:report|article)s? series|series of reports"),
+    ("banner", r"通栏|报头", r"口号|顶部|最上方|slogan|banner"),
+    ("title", r"主标题|大标题", r"标题|题目|headline|title"),
 )
-_ASKED_RE = tuple((role, re.compile(pattern, re.IGNORECASE)) for role, pattern in _ASKED)
+_PAGE_REF = r"本文|这篇|该文|文章|报道|本报|本版|版面|页面|稿件|\b(?:this|the) (?:article|report|story|page)\b"
+_ASKED_RE = tuple((role, re.compile(own, re.IGNORECASE), re.compile(needs, re.IGNORECASE))
+                  for role, own, needs in _ASKED)
+_PAGE_RE = re.compile(_PAGE_REF, re.IGNORECASE)
 _CN_ORDINAL = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 _ORDINAL = re.compile(r"第([一二两三四五六七八九十]|\d+)[张幅个篇条]|(first|second|third|last)\b|最后一?[张幅个条]",
                       re.IGNORECASE)
@@ -52,8 +57,9 @@ class Asked:
 
 def asked(question: str) -> Asked | None:
     """The role `question` asks about, or None for a question about the content."""
-    for role, pattern in _ASKED_RE:
-        if pattern.search(question):
+    page = bool(_PAGE_RE.search(question))
+    for role, own, needs in _ASKED_RE:
+        if own.search(question) or (page and needs.search(question)):
             return Asked(role, _ordinal(question))
     return None
 

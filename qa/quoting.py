@@ -1,16 +1,24 @@
 """Quoting: pick the sentence (or two adjacent sentences) that answers the question.
 
-Candidates are the quote units (sentences) inside the top passages. Each is scored
-by how close it is in meaning (dense cosine of question and sentence), how much of
-the question's rare vocabulary it contains (IDF-weighted coverage), and whether it
-holds the kind of answer asked for (qa/answer_type.py). The same features give the
-confidence that abstention thresholds. Questions about the page itself are answered
-by the line of that layout role (qa/layout.py). The quote is always a slice of the
-cleaned document, returned with its offsets.
+Read top to bottom:
+
+1. `Candidate`: the typed features of one quote unit (sentence) of the top passages —
+   dense cosine, IDF-weighted coverage of the question, the passage's fused rank score,
+   whether it holds the kind of answer asked for (qa/answer_type.py), whether it is the
+   line of a page role the question asks about (qa/layout.py).
+2. `rule_score` / `rule_confidence`: the hand-weighted selection and confidence of the
+   previous engine, kept as the `rules` scorer and as the first stage of `learned`.
+3. `Selector`: built once per index. It collects the candidates; with the `learned`
+   scorer it reranks the best `rerank_candidates` of them with the cross-encoder
+   (qa/scorer.py) and a small logistic model over all features (qa/combiner.py), whose
+   calibrated probability is the confidence.
+
+The quote is always a slice of the cleaned document, returned with its offsets.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -18,23 +26,8 @@ from . import answer_type, layout
 from .index import Index, Unit
 from .lexical import BM25Index
 from .retrieval import Scored
-from .settings import Settings
+from .settings import RetrievalMode, ScorerKind, Settings
 from .text import has_cjk
-
-# Sentence choice = DENSE_WEIGHT * scaled cosine + coverage + PRIOR_WEIGHT * passage rank score.
-# Weights from a grid search on the dev split (README, "How the defaults were chosen").
-DENSE_WEIGHT = 0.5
-PRIOR_WEIGHT = 1.0
-MERGE_GAIN = 0.1  # coverage a neighbouring sentence must add to be quoted too
-# Questions about the page itself (主标题, 第一张配图, 作者 …) are answered by the lines of that
-# layout role (qa/layout.py) wherever they are: such a line outweighs any sentence.
-ROLE_BOOST = 2.0
-# A sentence holding the kind of answer asked for (a figure for 多少, a name for 谁) is preferred;
-# when the chosen one holds none, or misses a figure the question names, confidence is scaled down.
-TYPE_WEIGHT = 0.5
-FOCUS_WEIGHT = 0.2
-TYPE_PENALTY = 0.5
-UNSUPPORTED_FACTOR = 0.5
 
 
 @dataclass(frozen=True)
@@ -48,80 +41,172 @@ class Quote:
     confidence: float
 
 
-def scaled_cosine(cos: np.ndarray | float, settings: Settings):
+@dataclass(frozen=True)
+class Candidate:
+    """Everything the scorers know about one candidate sentence for one question."""
+
+    unit: int
+    text: str
+    cosine: float  # raw cosine of question and sentence vectors
+    dense: float  # cosine stretched to [0, 1] (Settings.cosine_low/high)
+    coverage: float  # IDF-weighted share of the question's tokens in the sentence
+    prior: float  # fused score of the best passage holding it, relative to the top passage
+    typed: bool  # holds the kind of answer asked for (a figure, a year, a name)
+    focus: bool  # names the focus noun of the question (哪个乡 → 乡)
+    consistent: bool  # its paragraph names every figure the question names
+    role: bool  # a line of the page role the question asks about (主标题, 配图 …)
+    lexical: bool  # the question has words to look for (Chinese, or bridged from English)
+    english: bool  # the question is not Chinese
+    rule: float = 0.0  # the rule-based selection score
+    cross: float = math.nan  # the cross-encoder logit (learned scorer only)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def scaled_cosine(cos, settings: Settings):
     """Stretch the model's useful cosine band to [0, 1]."""
     low, high = settings.cosine_low, settings.cosine_high
     return np.clip((np.asarray(cos) - low) / (high - low), 0.0, 1.0)
 
 
-def blend(dense, coverage):
-    """Hybrid confidence: scaled cosine and query coverage weigh the same."""
-    return 0.5 * dense + 0.5 * coverage
+def rule_score(c: Candidate, mode: RetrievalMode, settings: Settings) -> float:
+    """Selection score of the rule-based scorer (weights in Settings, chosen on the article's dev split)."""
+    w = settings.quoting
+    semantic = 0.0 if mode is RetrievalMode.BM25 else w.dense_weight * c.dense
+    lexical = c.coverage if c.lexical and mode is not RetrievalMode.DENSE else 0.0
+    passage = 0.0 if c.role else w.prior_weight * c.prior
+    return (semantic + lexical + passage + w.role_boost * c.role + w.type_weight * c.typed
+            + w.focus_weight * c.focus)
 
 
-def choose(question: str, query_vector: np.ndarray, ranking: list[Scored], index: Index, unit_matrix: np.ndarray,
-           bm25: BM25Index, mode: str, settings: Settings, lexical_query: str | None = None) -> Quote | None:
-    """The best quote among the units of the top passages, or None when there are none.
+def rule_confidence(c: Candidate, mode: RetrievalMode, settings: Settings, roles: int) -> float:
+    """Confidence of the rule-based scorer: blended cosine and coverage, scaled down when the sentence
+    holds no answer of the asked-for kind or the question has no word in the text."""
+    w = settings.quoting
+    if mode is RetrievalMode.BM25:
+        conf = c.coverage
+    elif mode is RetrievalMode.DENSE:
+        conf = c.dense
+    elif c.lexical:
+        conf = 0.5 * c.dense + 0.5 * c.coverage
+    else:  # no word of the question occurs in the text, in any language: a cosine alone is not evidence
+        conf = w.unsupported_factor * c.dense
+    if c.role:
+        conf = max(conf, w.role_confidence if roles == 1 else 0.5 * c.dense + 0.5 * w.role_confidence)
+    if not (c.typed and c.consistent):
+        conf *= w.type_penalty
+    return round(float(conf), 4)
 
-    `lexical_query` is what coverage is measured with: the question itself, or for an
-    English question the Chinese words the cross-lingual bridge found for it.
-    """
-    lexical_query = question if lexical_query is None else lexical_query
-    prior: dict[int, float] = {}
-    top = ranking[: settings.quote_passages]
-    best_score = top[0].score if top and top[0].score > 0 else 1.0
-    for item in top:
-        for uid in index.chunk_units[item.chunk]:
-            prior[uid] = max(prior.get(uid, 0.0), item.score / best_score)
-    asked = layout.asked(question)
-    of_role = _units_of_role(index, asked) if asked else []
-    for uid in of_role:
-        prior.setdefault(uid, 0.0)
-    if not prior:
-        return None
-    ids = np.fromiter(prior, dtype=np.int64)
-    zeros = np.zeros(len(ids))
-    texts = [_text(index, index.units[i]) for i in ids]
-    dense = scaled_cosine(unit_matrix[ids] @ query_vector, settings)
-    coverage = zeros if mode == "dense" else np.array([bm25.coverage(lexical_query, t) for t in texts])
-    # An English question the bridge found no Chinese words for has no lexical evidence.
-    lexical_usable = mode != "dense" and has_cjk(lexical_query)
-    if mode == "bm25":
-        conf = coverage
-    elif lexical_usable:
-        conf = blend(dense, coverage)
-    elif mode == "hybrid":
-        # No word of the question occurs in the text, in any language: the cosine alone is not
-        # evidence (short sentences sit close to any input, "{{7*7}}" included).
-        conf = UNSUPPORTED_FACTOR * dense
-    else:
-        conf = dense
-    lexical = coverage if lexical_usable else zeros
-    semantic = zeros if mode == "bm25" else DENSE_WEIGHT * dense
-    of_asked_role = np.isin(ids, of_role).astype(float)
-    # Passage rank says nothing about which heading a page question means: it counts for sentences only.
-    passage = PRIOR_WEIGHT * np.array([prior[i] for i in ids]) * (1.0 - of_asked_role)
-    select = semantic + lexical + passage + ROLE_BOOST * of_asked_role
-    if of_role:
-        if asked.role == "section":  # a section heading is chosen by how well its section answers
-            select = select + of_asked_role * np.array([_section_coverage(index, bm25, lexical_query, i) for i in ids])
-        # The one line of that role (the title, the first caption) answers the question outright;
-        # among several, it matches as fully as a sentence holding all the question's words.
-        conf = np.maximum(conf, of_asked_role * (1.0 if len(of_role) == 1 else blend(dense, 1.0)))
-    expectation = answer_type.expect(question)
-    typed = np.array([answer_type.holds(expectation, t) for t in texts], dtype=float)
-    focus = np.array([answer_type.mentions_focus(expectation, t) for t in texts], dtype=float)
-    select = select + TYPE_WEIGHT * typed + FOCUS_WEIGHT * focus
-    j = int(np.argmax(select))
-    unit = index.units[int(ids[j])]
-    consistent = typed[j] and answer_type.names_literals(expectation, _paragraph(index, unit))
-    if not consistent:
-        conf = conf * TYPE_PENALTY
-    start, end = unit.start, unit.end
-    if lexical_usable:
-        start, end = _maybe_merge(lexical_query, index, unit, coverage[j], bm25, settings, expectation)
-    doc = index.documents[unit.source]
-    return Quote(unit.source, start, end, doc[start:end], round(float(conf[j]), 4))
+
+class Selector:
+    """Chooses the quote among the sentences of the top passages of one index."""
+
+    def __init__(self, index: Index, unit_matrix: np.ndarray, bm25: BM25Index, settings: Settings,
+                 cross=None, combiner=None):
+        self.index, self.unit_matrix, self.bm25, self.settings = index, unit_matrix, bm25, settings
+        self.cross, self.combiner = cross, combiner
+
+    # -- candidates ---------------------------------------------------------------------------
+
+    def candidates(self, question: str, query_vector: np.ndarray, ranking: list[Scored],
+                   lexical_query: str, mode: RetrievalMode) -> tuple[list[Candidate], layout.Asked | None, int]:
+        """Features of every unit of the top passages (and of the asked-for page lines), best rule score
+        first; also what page role the question asks about and how many lines have it."""
+        index, settings = self.index, self.settings
+        prior: dict[int, float] = {}
+        top = ranking[: settings.quote_passages]
+        best = top[0].score if top and top[0].score > 0 else 1.0
+        for item in top:
+            for uid in index.chunk_units[item.chunk]:
+                prior[uid] = max(prior.get(uid, 0.0), item.score / best)
+        asked = layout.asked(question)
+        of_role = set(_units_of_role(index, asked)) if asked else set()
+        for uid in of_role:
+            prior.setdefault(uid, 0.0)
+        if not prior:
+            return [], asked, 0
+        ids = np.fromiter(prior, dtype=np.int64)
+        cosines = self.unit_matrix[ids] @ query_vector
+        dense = scaled_cosine(cosines, settings)
+        lexical = mode is not RetrievalMode.DENSE and has_cjk(lexical_query)
+        expectation = answer_type.expect(question)
+        english = not has_cjk(question)
+        out = []
+        for j, uid in enumerate(ids):
+            unit = index.units[int(uid)]
+            t = _text(index, unit)
+            role = int(uid) in of_role
+            c = Candidate(
+                unit=int(uid), text=t, cosine=float(cosines[j]), dense=float(dense[j]),
+                coverage=self.bm25.coverage(lexical_query, t) if mode is not RetrievalMode.DENSE else 0.0,
+                prior=prior[int(uid)], typed=answer_type.holds(expectation, t),
+                focus=answer_type.mentions_focus(expectation, t),
+                consistent=answer_type.names_literals(expectation, _paragraph(index, unit)),
+                role=role, lexical=lexical, english=english)
+            rule = rule_score(c, mode, settings)
+            if role and asked.role == "section":  # a heading is chosen by how well its section answers
+                rule += _section_coverage(index, self.bm25, lexical_query, c.unit)
+            out.append(replace(c, rule=rule))
+        out.sort(key=lambda c: -c.rule)
+        return out, asked, len(of_role)
+
+    # -- choice -------------------------------------------------------------------------------
+
+    def choose(self, question: str, query_vector: np.ndarray, ranking: list[Scored], lexical_query: str,
+               mode: RetrievalMode = RetrievalMode.HYBRID) -> Quote | None:
+        """The best quote with its confidence, or None when there is no candidate."""
+        found, asked, roles = self.candidates(question, query_vector, ranking, lexical_query, mode)
+        if not found:
+            return None
+        if self.settings.scorer is ScorerKind.LEARNED and self.cross is not None and not found[0].role:
+            best, confidence = self._learned(question, found)
+        else:  # the rules, and page questions (no training data asks about the page)
+            best = found[0]
+            confidence = rule_confidence(best, mode, self.settings, roles)
+        unit = self.index.units[best.unit]
+        start, end = unit.start, unit.end
+        if best.lexical and not best.role:
+            start, end = self._maybe_merge(lexical_query, unit, best.coverage, answer_type.expect(question))
+        doc = self.index.documents[unit.source]
+        return Quote(unit.source, start, end, doc[start:end], confidence)
+
+    def score(self, question: str, found: list[Candidate], cross=None) -> list[Candidate]:
+        """The best `rerank_candidates` of `found` with their cross-encoder logits (from `cross`,
+        default the selector's own scorer)."""
+        top = found[: self.settings.rerank_candidates]
+        logits = (cross or self.cross).score(question, [c.text for c in top])
+        return [replace(c, cross=float(x)) for c, x in zip(top, logits)]
+
+    def _learned(self, question: str, found: list[Candidate]) -> tuple[Candidate, float]:
+        scored = self.score(question, found)
+        probs = self.combiner.probabilities(scored)
+        j = int(np.argmax(probs))
+        return scored[j], round(float(self.combiner.calibrate(probs[j])), 4)
+
+    def _maybe_merge(self, question: str, unit: Unit, coverage: float,
+                     expectation: answer_type.Expectation) -> tuple[int, int]:
+        """Extend the quote by one adjacent sentence of the same paragraph when it adds enough of the
+        question, or when it holds the kind of answer asked for and the chosen sentence does not."""
+        index = self.index
+        doc = index.documents[unit.source]
+        best = (unit.start, unit.end)
+        best_cov = coverage
+        lacks_answer = not answer_type.holds(expectation, doc[unit.start : unit.end])
+        for nid in (unit.id - 1, unit.id + 1):
+            if not 0 <= nid < len(index.units):
+                continue
+            other = index.units[nid]
+            if other.source != unit.source:
+                continue
+            start, end = min(unit.start, other.start), max(unit.end, other.end)
+            if end - start > self.settings.max_quote_chars or "\n" in doc[start:end]:
+                continue
+            cov = self.bm25.coverage(question, doc[start:end])
+            completes = lacks_answer and answer_type.holds(expectation, doc[other.start : other.end])
+            if cov >= best_cov + self.settings.quoting.merge_gain or (completes and best == (unit.start, unit.end)):
+                best, best_cov = (start, end), cov
+        return best
 
 
 def _units_of_role(index: Index, asked: layout.Asked) -> list[int]:
@@ -157,28 +242,3 @@ def _paragraph(index: Index, unit: Unit) -> str:
 
 def _text(index: Index, unit: Unit) -> str:
     return index.documents[unit.source][unit.start : unit.end]
-
-
-def _maybe_merge(question: str, index: Index, unit: Unit, coverage: float, bm25: BM25Index,
-                 settings: Settings, expectation: answer_type.Expectation) -> tuple[int, int]:
-    """Extend the quote by one adjacent sentence of the same paragraph when it adds enough of the
-    question, or when it holds the kind of answer asked for and the chosen sentence does not
-    ("…考上自己心仪的大学。" then "…搬迁户娄刚…" for 那个年轻人叫什么)."""
-    doc = index.documents[unit.source]
-    best = (unit.start, unit.end)
-    best_cov = coverage
-    lacks_answer = not answer_type.holds(expectation, doc[unit.start : unit.end])
-    for nid in (unit.id - 1, unit.id + 1):
-        if not 0 <= nid < len(index.units):
-            continue
-        other = index.units[nid]
-        if other.source != unit.source:
-            continue
-        start, end = min(unit.start, other.start), max(unit.end, other.end)
-        if end - start > settings.max_quote_chars or "\n" in doc[start:end]:
-            continue
-        cov = bm25.coverage(question, doc[start:end])
-        completes = lacks_answer and answer_type.holds(expectation, doc[other.start : other.end])
-        if cov >= best_cov + MERGE_GAIN or (completes and best == (unit.start, unit.end)):
-            best, best_cov = (start, end), cov
-    return best

@@ -12,10 +12,10 @@ import numpy as np
 
 from .index import Index
 from .lexical import BM25Index
-from .settings import Settings
+from .settings import RetrievalMode, Settings
 from .types import Passage
 
-MODES = ("hybrid", "dense", "bm25")
+MODES = tuple(m.value for m in RetrievalMode)
 
 
 @dataclass(frozen=True)
@@ -49,16 +49,15 @@ def fuse(dense: list[Scored], lexical: list[Scored], weight: float, rrf_k: int) 
     return sorted((Scored(c, s / best) for c, s in fused.items()), key=lambda x: (-x.score, x.chunk))
 
 
-def rank(index: Index, bm25: BM25Index, question: str, query_vector: np.ndarray, mode: str,
+def rank(index: Index, bm25: BM25Index, question: str, query_vector: np.ndarray, mode: RetrievalMode | str,
          settings: Settings) -> list[Scored]:
     """Chunks ranked by the chosen mode, best first: `query_vector` for dense, `question` for BM25
     (for an English question, the Chinese words the cross-lingual bridge found for it)."""
-    if mode not in MODES:
-        raise ValueError(f"unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}")
+    mode = RetrievalMode.from_str(mode)
     n = settings.candidates
-    if mode == "dense":
+    if mode is RetrievalMode.DENSE:
         return dense_ranking(index, query_vector, n)
-    if mode == "bm25":
+    if mode is RetrievalMode.BM25:
         return bm25_ranking(bm25, question, n)
     return fuse(dense_ranking(index, query_vector, n), bm25_ranking(bm25, question, n),
                 settings.fusion_weight, settings.rrf_k)

@@ -8,10 +8,71 @@ the index (model, chunking, BM25 tokens) triggers a rebuild.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
+from enum import Enum
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+class _Choice(str, Enum):
+    """A named choice; `from_str` gives a clear error listing the valid values."""
+
+    @classmethod
+    def from_str(cls, value: "str | _Choice"):
+        if isinstance(value, cls):
+            return value
+        try:
+            return cls(str(value).strip().lower())
+        except ValueError:
+            valid = ", ".join(m.value for m in cls)
+            raise ValueError(f"unknown {cls.__doc__.split(':')[0].lower()} {value!r}; use one of: {valid}") from None
+
+
+class RetrievalMode(_Choice):
+    """Retrieval mode: how chunks are ranked."""
+
+    HYBRID = "hybrid"  # reciprocal-rank fusion of dense and BM25 (the product)
+    DENSE = "dense"
+    BM25 = "bm25"
+
+
+class ScorerKind(_Choice):
+    """Answer scorer: how the quote and its confidence are chosen among candidate sentences."""
+
+    LEARNED = "learned"  # cross-encoder + calibrated logistic model (qa/scorer.py, qa/combiner.py)
+    RULES = "rules"  # the hand-weighted sum of the first engine (kept for comparison)
+
+
+# Threshold per scorer: the best balanced accuracy (mean of HasAns and NoAns) on the tuning data,
+# printed by `python -m qa eval` (learned: CMRC tuning part; rules: the article's dev split).
+DEFAULT_THRESHOLDS = {ScorerKind.LEARNED: 0.5, ScorerKind.RULES: 0.67}
+
+
+@dataclass(frozen=True)
+class QuotingWeights:
+    """Weights of the rule-based sentence choice (also the learned scorer's first stage).
+    Chosen by grid search on the article's dev split (README, "How the defaults were chosen")."""
+
+    # Selection = dense_weight * scaled cosine + coverage + prior_weight * passage score + ...
+    dense_weight: float = 0.5
+    prior_weight: float = 1.0
+    # Coverage a neighbouring sentence must add to be quoted too.
+    merge_gain: float = 0.1
+    # A line of the page role the question asks about (主标题, 配图 …) outweighs any sentence.
+    role_boost: float = 2.0
+    # Confidence of the only line of the asked-for role (never 1.0: the role may be misread).
+    role_confidence: float = 0.9
+    # A sentence holding the kind of answer asked for, or the question's focus noun, is preferred.
+    type_weight: float = 0.5
+    focus_weight: float = 0.2
+    # Confidence factor when the chosen sentence holds no answer of the asked-for kind.
+    type_penalty: float = 0.5
+    # Confidence factor when no word of the question occurs in the text (a cosine alone).
+    unsupported_factor: float = 0.5
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -22,6 +83,10 @@ class Settings:
     # Chunking (characters of cleaned text).
     chunk_size: int = 400
     chunk_overlap: int = 80
+    # Answer scorer: "learned" (cross-encoder + calibrated combiner) or "rules" (the first engine's).
+    scorer: ScorerKind = ScorerKind.RULES
+    # Candidate sentences (best by the rule score) that the cross-encoder rereads per question.
+    rerank_candidates: int = 8
     # BM25 tokens: "bigram" (character unigrams + bigrams) or "jieba" (words).
     bm25_tokens: str = "bigram"
     # Retrieval: passages returned with an answer, and candidates each ranker contributes.
@@ -35,8 +100,11 @@ class Settings:
     # Weight of the dense ranking in reciprocal-rank fusion (1 - weight goes to BM25).
     fusion_weight: float = 0.3
     rrf_k: int = 60
-    # Answer confidence below which the bot says the article does not say.
-    threshold: float = 0.67
+    # Answer confidence below which the bot says the article does not say; None = the default of
+    # the scorer in use (DEFAULT_THRESHOLDS: best balanced accuracy on the tuning data).
+    threshold: float | None = None
+    # Weights of the rule-based sentence choice.
+    quoting: QuotingWeights = field(default_factory=QuotingWeights)
     # Longest quote: one sentence, or two adjacent ones, up to this many characters.
     max_quote_chars: int = 150
     # Questions longer than this are cut (after cleanup) before retrieval.
@@ -46,8 +114,19 @@ class Settings:
         """The settings an index depends on; any change means a rebuild."""
         return {"chunk_size": self.chunk_size, "chunk_overlap": self.chunk_overlap, "bm25_tokens": self.bm25_tokens}
 
+    def __post_init__(self):
+        object.__setattr__(self, "scorer", ScorerKind.from_str(self.scorer))
+
+    @property
+    def active_threshold(self) -> float:
+        """The threshold in use: the one set, or the default of the scorer."""
+        return self.threshold if self.threshold is not None else DEFAULT_THRESHOLDS[self.scorer]
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d["scorer"] = self.scorer.value
+        d["active_threshold"] = self.active_threshold
+        return d
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)

@@ -60,6 +60,11 @@ class Answer:
     score: float
     passages: tuple[Passage, ...] = field(default_factory=tuple)
 
+    @classmethod
+    def not_found(cls, score: float = 0.0) -> "Answer":
+        """The articles do not support an answer; `score` is the best candidate's confidence."""
+        return cls(False, "", "", 0, 0, score, ())
+
     def to_dict(self) -> dict:
         return {
             "found": self.found,

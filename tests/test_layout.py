@@ -49,17 +49,18 @@ def test_without_a_subtitle_the_first_heading_is_the_title():
     ("副标题是什么？", "subtitle", 0),
     ("讲党建工作的那一部分用的小标题是什么？", "section", 0),
     ("文章开头的第一张配图拍的是什么地方？", "caption", 1),
-    ("最后一张照片拍的是什么？", "caption", -1),
+    ("报道里最后一张照片拍的是什么？", "caption", -1),
     ("本版顶部的通栏口号是什么？", "banner", 0),
     ("这篇报道属于哪个系列报道？", "kicker", 0),
     ("Who wrote this report?", "byline", 0),
-    ("What does the second photo show?", "caption", 2),
+    ("What does the second photo in this article show?", "caption", 2),
 ])
 def test_questions_about_the_page(question, role, ordinal):
     assert layout.asked(question) == layout.Asked(role, ordinal)
 
 
 @pytest.mark.parametrize("question", ["What title was Wang Chaorong awarded?", "赫章县采取了哪一系列措施？",
-                                      "赫章县有多少个贫困村脱贫出列？"])
+                                      "赫章县有多少个贫困村脱贫出列？", "记者在海雀村看到了什么？",
+                                      "《呐喊》的作者是谁？", "最后一张照片拍的是什么？"])
 def test_questions_about_the_content_are_not_page_questions(question):
     assert layout.asked(question) is None

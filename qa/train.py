@@ -1,0 +1,260 @@
+"""`python -m qa train`: train the answer scorer (qa/scorer.py) on SQuAD-format files.
+
+Each answerable question becomes a group: the sentence holding its answer (positive),
+the other sentences of its paragraph that share most of its words (hard negatives),
+and the best BM25 sentence of another paragraph (what retrieval would offer when the
+paragraph is missing). The loss is listwise (softmax over the group: pick the right
+sentence) plus pointwise (sigmoid: is this sentence an answer at all), so the logit
+both ranks and says how sure it is. Only a LoRA adapter and the head are trained.
+
+Seeded; a time budget (`--minutes`) sets the number of steps after timing the first
+few, so the learning-rate schedule still ends at zero.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import squad
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainGroup:
+    """One question, its answer sentence and sentences that do not answer it."""
+
+    question: str
+    positive: str
+    negatives: tuple[str, ...]
+
+
+def paragraph_units(context: str, max_chars: int = 150) -> list[tuple[int, int]]:
+    """Quote units of a paragraph, exactly as the index cuts them."""
+    from . import index as index_mod
+    from .types import Document
+
+    return index_mod.quote_units(Document("p", context, ""), max_chars)
+
+
+def build_groups(paragraphs: list[squad.SquadParagraph], in_paragraph: int, cross: int, seed: int,
+                 progress: bool = True) -> list[TrainGroup]:
+    """Training groups from every answerable question whose answer lies inside one sentence."""
+    from .lexical import BM25Index
+
+    rng = random.Random(seed)
+    units = [(pi, s, e) for pi, p in enumerate(paragraphs) for s, e in paragraph_units(p.context)]
+    texts = [paragraphs[pi].context[s:e] for pi, s, e in units]
+    by_para: dict[int, list[int]] = {}
+    for ui, (pi, _, _) in enumerate(units):
+        by_para.setdefault(pi, []).append(ui)
+    bm25 = BM25Index(texts)
+    groups = []
+    from tqdm import tqdm
+
+    for pi, para in enumerate(tqdm(paragraphs, desc="training groups", disable=not progress)):
+        for q in para.questions:
+            if not q.answers:
+                continue
+            answer = q.answers[0]
+            pos = [ui for ui in by_para[pi] if units[ui][1] <= answer.start and answer.end <= units[ui][2]]
+            if not pos:
+                continue
+            answers = {a.text for a in q.answers}
+            others = [ui for ui in by_para[pi] if ui != pos[0] and not any(a in texts[ui] for a in answers)]
+            others.sort(key=lambda ui: -bm25.coverage(q.question, texts[ui]))
+            hard = others[:in_paragraph]
+            far = []
+            if cross:
+                scores = bm25.scores(q.question)
+                for ui in np.argsort(-scores)[: 20]:
+                    ui = int(ui)
+                    if units[ui][0] != pi and not any(a in texts[ui] for a in answers):
+                        far.append(ui)
+                    if len(far) == cross:
+                        break
+            negatives = [texts[ui] for ui in hard + far]
+            if not negatives:
+                continue
+            groups.append(TrainGroup(q.question, texts[pos[0]], tuple(negatives)))
+    rng.shuffle(groups)
+    return groups
+
+
+class _Model:
+    """e5 encoder with LoRA, mean pooling and a linear head (training form of CrossScorer)."""
+
+    def __init__(self, model_dir: Path, rank: int, alpha: int, dropout: float):
+        import torch
+        from peft import LoraConfig, get_peft_model
+
+        from .scorer import load_base
+
+        self.tokenizer, base = load_base(model_dir)
+        from .scorer import fingerprint
+
+        self.fingerprint = fingerprint(base)
+        config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout,
+                            target_modules=r".*encoder.*\.(query|key|value|dense)")
+        self.encoder = get_peft_model(base, config)
+        self.head = torch.nn.Linear(base.config.hidden_size, 1)
+        torch.nn.init.normal_(self.head.weight, std=0.02)
+        torch.nn.init.zeros_(self.head.bias)
+
+    def parameters(self):
+        return [p for p in self.encoder.parameters() if p.requires_grad] + list(self.head.parameters())
+
+    def logits(self, questions: list[str], sentences: list[str], max_length: int):
+        from .scorer import PASSAGE_PREFIX, QUERY_PREFIX, mean_pool
+
+        batch = self.tokenizer([QUERY_PREFIX + q for q in questions], [PASSAGE_PREFIX + s for s in sentences],
+                               truncation="only_second", max_length=max_length, padding=True, return_tensors="pt")
+        hidden = self.encoder(**batch).last_hidden_state
+        return self.head(mean_pool(hidden, batch["attention_mask"])).squeeze(-1)
+
+    def save(self, folder: Path, config: dict) -> None:
+        """Write adapter, head and scorer.json to `folder` atomically (tmp folder, then rename)."""
+        from safetensors.torch import save_file
+
+        from .scorer import CONFIG, HEAD
+
+        tmp = folder.with_name(folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        self.encoder.save_pretrained(str(tmp))
+        save_file({"weight": self.head.weight.detach().clone().contiguous(),
+                   "bias": self.head.bias.detach().clone().contiguous()}, str(tmp / HEAD))
+        (tmp / CONFIG).write_text(json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8")
+        (tmp / "README.md").unlink(missing_ok=True)  # peft's model-card template says nothing true here
+        old = folder.with_name(folder.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            folder.rename(old)
+        tmp.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def train(groups: list[TrainGroup], out: Path, model_dir: Path, base_label: str, *, epochs: float = 1.0,
+          questions_per_batch: int = 8, lr: float = 5e-4, rank: int = 16, alpha: int = 32, max_length: int = 128,
+          minutes: float | None = None, steps: int | None = None, seed: int = 0, save_every: int = 100, data_note: str = "") -> dict:
+    """Train and save the scorer to `out`; returns the record written to scorer.json['trained']."""
+    import torch
+    from tqdm import tqdm
+
+    torch.manual_seed(seed)
+    random.seed(seed)
+    model = _Model(model_dir, rank, alpha, dropout=0.05)
+    params = model.parameters()
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    batches = [groups[i : i + questions_per_batch] for i in range(0, len(groups), questions_per_batch)]
+    planned = steps or max(1, int(len(batches) * epochs))
+    total = planned
+    warmup = max(1, total // 20)
+    t0 = time.perf_counter()
+    record = {"data": data_note, "groups": len(groups), "group_size": 1 + len(groups[0].negatives),
+              "questions_per_batch": questions_per_batch, "lr": lr, "lora_rank": rank, "lora_alpha": alpha,
+              "seed": seed, "planned_steps": planned}
+
+    def schedule(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total - step) / max(1, total - warmup))
+
+    model.encoder.train()
+    bar = tqdm(total=total, desc="training", unit="batch")
+    losses: list[float] = []
+    step = 0
+    while step < total:
+        batch = batches[step % len(batches)]
+        questions, sentences, sizes = [], [], []
+        for g in batch:
+            items = (g.positive,) + g.negatives
+            questions += [g.question] * len(items)
+            sentences += items
+            sizes.append(len(items))
+        logits = model.logits(questions, sentences, max_length)
+        listwise, pointwise, offset = 0.0, 0.0, 0
+        for n in sizes:
+            group = logits[offset : offset + n]
+            target = torch.zeros(n)
+            target[0] = 1.0
+            listwise = listwise + torch.nn.functional.cross_entropy(group.unsqueeze(0), torch.tensor([0]))
+            pointwise = pointwise + torch.nn.functional.binary_cross_entropy_with_logits(group, target)
+            offset += n
+        loss = (listwise + pointwise) / len(sizes)
+        for group_ in optimizer.param_groups:
+            group_["lr"] = lr * schedule(step)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        losses.append(float(loss))
+        step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+        if step == 3:
+            t3 = time.perf_counter()  # the first steps are slow (allocation); time the next ten
+        if step == 13 and minutes:  # fit the schedule to the time budget
+            per_step = (time.perf_counter() - t3) / 10
+            total = max(step + 1, min(planned, int((minutes * 60 - (t3 - t0)) / per_step)))
+            warmup = min(warmup, total // 20 or 1)
+            bar.total = total
+            bar.refresh()
+            log.warning("%.1f s per batch: %d steps fit in %.0f minutes (planned %d)", per_step, total, minutes,
+                        planned)
+        if step % save_every == 0 or step == total:
+            record |= {"steps": step, "seconds": round(time.perf_counter() - t0), "loss_last50": round(
+                float(np.mean(losses[-50:])), 4)}
+            model.save(out, {"base_model": base_label, "base_fingerprint": model.fingerprint,
+                             "max_length": max_length, "trained": record})
+    bar.close()
+    return record
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data", nargs="+", help="SQuAD-format JSON files (traditional characters are converted)")
+    p.add_argument("--out", default=None, help="output folder (default: qa/models/answer-scorer)")
+    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--steps", type=int, default=None, help="batches to train (overrides --epochs)")
+    p.add_argument("--minutes", type=float, default=None, help="time budget; the schedule is fitted to it")
+    p.add_argument("--max-questions", type=int, default=None, help="use only this many training groups")
+    p.add_argument("--batch-questions", type=int, default=8, help="questions per batch (x group size pairs)")
+    p.add_argument("--in-paragraph", type=int, default=2, help="hard negatives from the same paragraph")
+    p.add_argument("--cross", type=int, default=1, help="hard negatives from other paragraphs (BM25)")
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--rank", type=int, default=16, help="LoRA rank")
+    p.add_argument("--max-length", type=int, default=128, help="tokens of question + sentence")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def run(args) -> int:
+    import torch
+
+    from . import embedding
+    from .scorer import SCORER_DIR
+
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    paragraphs = [p for f in args.data for p in squad.load(f)]
+    groups = build_groups(paragraphs, args.in_paragraph, args.cross, args.seed)
+    if args.max_questions:
+        groups = groups[: args.max_questions]
+    if not groups:
+        print("error: no answerable question whose answer lies inside one sentence", flush=True)
+        return 1
+    out = Path(args.out) if args.out else SCORER_DIR
+    out.parent.mkdir(parents=True, exist_ok=True)
+    note = ", ".join(Path(f).name for f in args.data)
+    print(f"{len(groups)} training groups of {1 + len(groups[0].negatives)} sentences from {note}", flush=True)
+    record = train(groups, out, embedding.ensure_default_model(), embedding.model_id(None), epochs=args.epochs,
+                   questions_per_batch=args.batch_questions, lr=args.lr, rank=args.rank,
+                   max_length=args.max_length, minutes=args.minutes, steps=args.steps, seed=args.seed, data_note=note)
+    size = sum(f.stat().st_size for f in out.iterdir())
+    print(f"saved {out} ({size / 1e6:.1f} MB) after {record['steps']} steps in {record['seconds']} s", flush=True)
+    return 0
