@@ -1,4 +1,10 @@
-"""Shared fixtures: the embedding model loads once per test session."""
+"""Shared fixtures: the embedding model loads once per test session.
+
+Tests marked `slow` build models or indexes, start live servers, drive the browser or run
+load tests; `pytest -m "not slow"` runs the rest in seconds. Modules that are slow as a
+whole say so with `pytestmark`; elsewhere every test that needs the `model` fixture
+(directly or through another fixture, such as an engine) is marked here.
+"""
 from __future__ import annotations
 
 import os
@@ -11,6 +17,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the tests never reach a model hu
 sys.path.insert(0, str(Path(__file__).parent))
 
 PROJECT = Path(__file__).resolve().parent.parent
+
+
+SLOW_FIXTURES = {"model"}  # loading the embedding model is what makes a test slow
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -157,10 +157,23 @@ def test_empty_question_is_a_clear_value_error(seed_engine, question):
         seed_engine.answer(question)
 
 
-@pytest.mark.parametrize("question", ["赫章" * 50_000, "？？？！！", "😀😀😀", "\ud800赫章县", "<script>alert(1)</script>"])
-def test_odd_input_does_not_crash(seed_engine, question):
+@pytest.mark.parametrize("question, found", [
+    ("赫章" * 50_000, None),  # cut to max_question_chars; either outcome is fine
+    ("？？？！！", False),  # nothing to look for
+    ("😀😀😀", False),
+    ("\ud800赫章县", None),
+    ("<script>alert(1)</script>", False),
+])
+def test_odd_input_gives_a_well_formed_answer(seed_engine, question, found):
     a = seed_engine.answer(question)
-    assert isinstance(a.found, bool)
+    assert 0.0 <= a.score <= 1.0
+    if a.found:
+        assert a.quote and seed_engine.document(a.source)[a.start:a.end] == a.quote
+        assert all(seed_engine.document(p.source)[p.start:p.end] == p.text for p in a.passages)
+    else:
+        assert a.quote == "" and a.source == "" and a.passages == ()
+    if found is not None:
+        assert a.found is found, f"found={a.found} score={a.score} quote={a.quote!r}"
 
 
 def test_many_threads_get_the_same_answers(seed_engine):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from qa import evaluate as ev
+from qa import evaluate as ev, text
 from qa.types import Passage
 
 DATA = Path(__file__).parent / "data"
@@ -165,9 +165,17 @@ def write_lines(tmp_path, *lines) -> Path:
 
 
 def test_the_project_question_set_parses():
-    questions = ev.parse_questions(PROJECT / "eval" / "questions.jsonl")
-    assert len(questions) == 105
+    path = PROJECT / "eval" / "questions.jsonl"
+    questions = ev.parse_questions(path)
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    assert len(questions) == len(lines) > 0  # every question in the file, none dropped
+    assert len({q.id for q in questions}) == len(questions)
     assert {q.split for q in questions} == {"dev", "test"}
+    # Every answer is a verbatim slice of the articles the questions are about.
+    articles = [text.clean(p.read_text(encoding="utf-8")) for p in text.document_paths(PROJECT / "seeds")]
+    answerable = [q for q in questions if q.answerable]
+    assert answerable and all(any(q.answer in a for a in articles) for q in answerable)
+    assert any(not q.answerable for q in questions)
     small = ev.parse_questions(DATA / "questions_small.jsonl")
     assert [q.answerable for q in small].count(True) == 4 and len(small) == 5
 

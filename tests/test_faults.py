@@ -24,6 +24,9 @@ def build_dir(index_dir: Path) -> Path:
     return index_dir / (index_dir / "CURRENT").read_text().strip()
 
 
+pytestmark = pytest.mark.slow  # builds and damages indexes
+
+
 @pytest.fixture(scope="module")
 def serving(tmp_path_factory, model):
     """A docs folder with part of the seed article, and an engine that has answered once.

@@ -32,15 +32,17 @@ SEEDS = PROJECT / "seeds"
 SEED = SEEDS / "hezhang-poverty-alleviation.txt"
 sys.path.insert(0, str(PROJECT))  # `import app`
 
+pytestmark = pytest.mark.slow  # builds an index, starts a live server, runs the CLI
+
 EMPTY_API = "请输入问题"  # qa.engine.EMPTY_QUESTION
 WEB_EMPTY = "empty"  # app.answer_api: "问题为空，请输入一个问题。 / The question is empty."
 WEB_TOO_LONG = r"too long .*limit 2000"  # app.answer_api, MAX_QUESTION_CHARS
 ANSWER_KEYS = ["found", "quote", "source", "start", "end", "score", "passages"]
 
-# A question without a single letter, digit or CJK character has nothing to match, yet
-# the engine quotes something for it: with no CJK the confidence is the dense cosine
-# alone (qa/quoting.py choose(): `lexical_usable = has_cjk(question)`), and e5 finds
-# some sentence close to any string: "。。。" gets a quote with confidence 0.84.
+# A question without a single letter, digit or CJK character ("。。。", "😀😀😀") has nothing
+# to match. The engine declines it before any retrieval (`QA.candidate`: no `isalnum()`
+# character -> `Answer.not_found()`), so no threshold can let e5's nearest sentence through;
+# `test_wordless_question_is_declined` checks the candidate as well as the answer.
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,10 @@ from support.live_server import live_app
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client  # noqa: E402
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")
+pytestmark = [
+    pytest.mark.slow,  # a live server with the real engine
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing"),
+]
 
 CLIENTS = 20
 OVERALL_TIMEOUT = 300.0  # seconds, for the whole concurrent phase

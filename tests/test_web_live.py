@@ -17,7 +17,10 @@ PASSAGE_KEYS = {"text", "source", "start", "end", "score"}
 
 
 # Gradio's queue monitoring uses pandas APIs that pandas 3 deprecates; not ours.
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")
+pytestmark = [
+    pytest.mark.slow,  # a live server with the real engine
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing"),
+]
 
 
 def text_of(message: dict) -> str:
