@@ -201,14 +201,16 @@ def build_app(engine: Any) -> gr.Blocks:
         box = gr.update(interactive=True, placeholder=PLACEHOLDER)
         return box, *[gr.update(interactive=True)] * len(lockable)
 
-    def recall(refs: dict | None, evt: gr.SelectData):
+    def recall(refs: dict | None, history: list | None, evt: gr.SelectData):
         """Selecting a reply (or its question) highlights that reply's quote again."""
         index = evt.index if isinstance(evt.index, int) else None
         refs = refs or {}
         for i in (index, None if index is None else index + 1):  # a question: its reply follows it
             if i in refs:
                 source, start, end = refs[i]
-                return article_for(source, start, end, note=NOTE_RECALLED, scroll="hit"), source
+                latest = i == len(history or []) - 1
+                note = NOTE_LATEST if latest else NOTE_RECALLED
+                return article_for(source, start, end, note=note, scroll="hit"), source
         return gr.skip(), gr.skip()  # a reply without a quote: leave the article as it is
 
     def clear():
@@ -309,7 +311,7 @@ def build_app(engine: Any) -> gr.Blocks:
         clear_outputs = [chatbot, msg, article, picker, refs, pending, *lockable]
         clear_btn.click(clear, None, clear_outputs, cancels=answering, queue=False, show_progress="hidden", **private)
         chatbot.clear(clear, None, clear_outputs, cancels=answering, queue=False, show_progress="hidden", **private)
-        chatbot.select(recall, [refs], [article, picker], queue=False, show_progress="hidden", **private)
+        chatbot.select(recall, [refs, chatbot], [article, picker], queue=False, show_progress="hidden", **private)
         picker.input(show_source, picker, article, show_progress="hidden", **private)
         gr.api(chat_api, api_name="chat")
         gr.api(answer_api, api_name="answer")

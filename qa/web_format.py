@@ -136,28 +136,31 @@ class Place:
 
 
 def place(doc: str, start: int, end: int) -> Place | None:
-    """The place of `doc[start:end]`, or None when the span is not in the text."""
+    """The place of `doc[start:end]`, or None when the span is not in the text.
+
+    A span with running text in it is placed by its paragraphs (and the section of the
+    first); a span of headings only (a quoted headline, byline or caption) by its role.
+    """
     if not (0 <= start < end <= len(doc)):
         return None
     hit = [ln for ln in lines(doc) if ln.start < end and start < ln.end]
     if not hit:
         return None
-    paras = [ln.number for ln in hit if ln.number]
-    head = hit[0]
-    if head.role:
-        return Place(0, 0, head.role, head.section if head.role != "section" else "")
-    return Place(min(paras), max(paras), "", head.section)
+    paras = [ln for ln in hit if ln.number]
+    if not paras:
+        return Place(0, 0, hit[0].role, "")
+    return Place(paras[0].number, paras[-1].number, "", paras[0].section)
 
 
 def describe(p: Place | None, english: bool) -> str:
-    """"第 4 段（小标题「…」下）" / "paragraph 4 (under the heading “…”)"; "" for None."""
+    """"第 4 段（小标题「…」下）" / "paragraph 4 (under the heading 「…」)"; "" for None."""
     if p is None:
         return ""
     if english:
         if p.role:
             return ROLE_NAMES_EN.get(p.role, "a heading")
         where = f"paragraph {p.first}" if p.first == p.last else f"paragraphs {p.first}–{p.last}"
-        return f"{where} (under the heading “{p.section}”)" if p.section else where
+        return f"{where} (under the heading 「{p.section}」)" if p.section else where
     if p.role:
         return ROLE_NAMES_ZH.get(p.role, "标题")
     where = f"第 {p.first} 段" if p.first == p.last else f"第 {p.first}–{p.last} 段"

@@ -69,9 +69,9 @@ def test_paragraphs_are_numbered_and_headings_named_by_role():
 
 @pytest.mark.parametrize("text, zh, en", [
     ("该县共创建达标党支部828个。", "第 2 段（小标题「大党建统领大扶贫」下）",
-     "paragraph 2 (under the heading “大党建统领大扶贫”)"),
+     "paragraph 2 (under the heading 「大党建统领大扶贫」)"),
     ("全县累计减少贫困人口", "第 3 段（小标题「全力攻克贫困堡垒」下）",
-     "paragraph 3 (under the heading “全力攻克贫困堡垒”)"),
+     "paragraph 3 (under the heading 「全力攻克贫困堡垒」)"),
     ("八年攻坚 奋楫争先", "标题", "the headline"),
     ("本报记者", "署名", "the byline"),
     ("香葱基地", "图片说明", "a photo caption"),
@@ -88,6 +88,13 @@ def test_a_span_over_two_paragraphs_names_both():
     end = PAGE.index("没有空行")
     assert fmt.describe(fmt.place(PAGE, start, end), False) == "第 3–4 段（小标题「全力攻克贫困堡垒」下）"
     assert fmt.describe(fmt.place(PAGE, start, end), True).startswith("paragraphs 3–4 ")
+
+
+def test_a_span_from_headings_into_text_is_placed_by_its_paragraphs():
+    start, end = 0, PAGE.index("以大党建")
+    assert fmt.describe(fmt.place(PAGE, start, end), False) == "第 1 段（小标题「大党建统领大扶贫」下）"
+    start, end = PAGE.index("八年攻坚"), PAGE.index("李学友")  # headings only: the first one's role
+    assert fmt.describe(fmt.place(PAGE, start, end), False) == "标题"
 
 
 def test_text_before_any_section_has_no_heading():
@@ -419,12 +426,18 @@ def test_page_declined_reply_clears_the_highlight_and_says_why(fake_app):
 def test_page_selecting_an_earlier_reply_or_its_question_highlights_its_quote(fake_app):
     _, fns = fake_app
     refs = {1: ("hezhang.txt", Q_START, Q_END)}
+    history = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}] * 2
     for index in (1, 0):  # the reply, or the question just before it
-        article, source = fns["recall"](refs, gr.SelectData(None, {"index": index, "value": "x", "selected": True}))
+        select = gr.SelectData(None, {"index": index, "value": "x", "selected": True})
+        article, source = fns["recall"](refs, history, select)
         assert f'<mark id="qa-hit">{QUOTE}</mark>' in article and source == "hezhang.txt"
-        assert html.escape(fmt.NOTE_RECALLED) in article
+        assert html.escape(fmt.NOTE_RECALLED) in article and 'data-scroll="hit"' in article
+    # The latest reply is still "the latest reply's quote".
+    article, _ = fns["recall"](refs, history[:2], gr.SelectData(None, {"index": 1, "value": "x", "selected": True}))
+    assert html.escape(fmt.NOTE_LATEST) in article
     # A reply without a quote leaves the article alone.
-    assert fns["recall"](refs, gr.SelectData(None, {"index": 3, "value": "x", "selected": True})) == (SKIP, SKIP)
+    select = gr.SelectData(None, {"index": 3, "value": "x", "selected": True})
+    assert fns["recall"](refs, history, select) == (SKIP, SKIP)
 
 
 def test_page_unlock_and_clear_reset_everything(fake_app):

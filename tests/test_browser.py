@@ -1,23 +1,37 @@
 """The chat in a real browser (Debian's Chromium, headless) against a live server.
 
 Skipped when /usr/bin/chromium or playwright is missing, unless QA_REQUIRE_BROWSER=1.
-Set QA_SCREENSHOT=path to keep a screenshot of the answered question.
+Set QA_SCREENSHOTS=docs to write the README's screenshots there: screenshot.png
+(1400x900), screenshot-phone.png (390x844) and screenshot-dark.png (dark mode).
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
-from support.live_server import live_app
+from support.live_server import live_app, shared_engine
 
 CHROMIUM = "/usr/bin/chromium"
 QUESTION = "赫章县共创建达标党支部多少个？"
+DEEP_QUESTION = "十三五期间赫章县累计搬迁安置多少户？"  # its quote is far down the article
+DECLINED = "What is the capital of France?"
 TIMEOUT_MS = 30_000
+DESKTOP = {"width": 1400, "height": 900}
+PHONE = {"width": 390, "height": 844}
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")
+BOT = '#qa-chat [data-testid="bot"]'
+USER = '#qa-chat [data-testid="user"]'
+HIT = "#qa-article mark#qa-hit"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing"),
+]
 
 
 def _unavailable(reason: str):
@@ -45,35 +59,59 @@ def browser():
             b.close()
 
 
+class Delayed:
+    """The real engine, answering `delay` seconds late: makes the waiting state observable."""
+
+    def __init__(self, engine):
+        self._engine = engine
+        self.delay = 0.0
+
+    def __getattr__(self, name):
+        return getattr(self._engine, name)
+
+    def answer(self, question, k=None):
+        time.sleep(self.delay)
+        return self._engine.answer(question, k)
+
+
 @pytest.fixture(scope="module")
-def server():
-    with live_app() as url:
+def engine():
+    return Delayed(shared_engine())
+
+
+@pytest.fixture(scope="module")
+def server(engine):
+    with live_app(engine) as url:
         yield url
 
 
-@pytest.fixture
-def page(browser, server):
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+def open_page(browser, server, viewport=DESKTOP, **context_args):
+    context = browser.new_context(viewport=viewport, **{"locale": "zh-CN", **context_args})
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(server, wait_until="domcontentloaded")
     page.locator("#qa-input textarea").wait_for()
+    return page
+
+
+@pytest.fixture
+def page(browser, server):
+    page = open_page(browser, server)
     try:
         yield page
     finally:
-        context.close()
+        page.context.close()
 
 
 def ask(page, question: str):
-    """Type `question`, press Enter; return the locator of the newest bot message."""
-    bots = page.locator('#qa-chat [data-testid="bot"]')
+    """Type `question`, press Enter; return the locator of the newest bot message once answered."""
+    bots = page.locator(BOT)
     before = bots.count()
     box = page.locator("#qa-input textarea")
     box.fill(question)
     box.press("Enter")
-    page.wait_for_function(
-        "n => document.querySelectorAll('#qa-chat [data-testid=\"bot\"]').length > n", arg=before
-    )
+    page.wait_for_function("([sel, n]) => document.querySelectorAll(sel).length > n", arg=[BOT, before])
+    page.wait_for_function("() => !document.querySelector('#qa-input textarea').disabled")  # the turn is over
     return bots.last
 
 
@@ -91,35 +129,56 @@ def wait_hit_visible(page):
     page.wait_for_function(HIT_VISIBLE)
 
 
-def test_question_gets_quote_and_article_highlight(page, tmp_path):
+def article_scroll(page) -> float:
+    return page.evaluate("document.querySelector('#qa-article .qa-article-body').scrollTop")
+
+
+# Contrast ratio (WCAG) of an element's computed text colour on its computed background.
+CONTRAST = """(el) => {
+    const rgb = (s) => s.match(/[\\d.]+/g).slice(0, 3).map(Number);
+    const lum = ([r, g, b]) => {
+        const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); };
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const cs = getComputedStyle(el);
+    const [a, b] = [lum(rgb(cs.color)), lum(rgb(cs.backgroundColor))];
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}"""
+
+
+# ------------------------------------------------------------------ answering
+
+
+def test_question_gets_quote_place_and_article_highlight(page):
     reply = ask(page, QUESTION)
-    assert "828" in reply.inner_text()
+    text = reply.inner_text()
+    assert "828" in text
     assert reply.locator("blockquote").count() == 1
-    assert "置信度" in reply.inner_text()
+    assert "置信度" in text
+    assert re.search(r"第 \d+ 段（小标题「.+」下）", text), text  # where, in reader terms
+    assert not re.search(r"第 \d+–\d+ 字", text)  # not character offsets
     # The article panel highlights the quote, scrolled into its visible area.
-    hit = page.locator("#qa-article mark#qa-hit")
+    hit = page.locator(HIT)
     hit.wait_for()
     assert "828" in hit.inner_text()
     wait_hit_visible(page)
-    # The collapsible sources open and show the quote highlighted.
+    # The paragraph number the reply names is the one shown beside the highlight.
+    number = re.search(r"第 (\d+) 段", text).group(1)
+    shown = page.evaluate("() => document.querySelector('#qa-hit').closest('p').querySelector('.qa-n').textContent")
+    assert shown == number
+    # The collapsible sources open and show the quote highlighted, places but no raw scores.
     reply.locator("details summary").click()
     marks = reply.locator("details mark")
     assert marks.count() >= 1 and "828" in marks.first.inner_text()
-    shot = tmp_path / "chat.png"
-    page.screenshot(path=str(shot))
-    assert shot.stat().st_size > 10_000
-    if os.environ.get("QA_SCREENSHOT"):
-        target = Path(os.environ["QA_SCREENSHOT"])
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, target)
+    metas = reply.locator(".qa-src-meta").all_inner_texts()
+    assert metas and all(re.search(r"段|标题|署名|图片说明", m) and not re.search(r"\d\.\d\d", m) for m in metas)
 
 
 def test_html_in_question_is_shown_as_text(page):
     page.evaluate("window.__xss = 0")
     payload = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
     reply = ask(page, payload)
-    reply.wait_for()
-    user = page.locator('#qa-chat [data-testid="user"]').last
+    user = page.locator(USER).last
     assert "<img src=x" in user.inner_text()
     assert page.locator("#qa-chat img[src='x']").count() == 0
     assert page.locator("#qa-chat script").count() == 0
@@ -128,17 +187,190 @@ def test_html_in_question_is_shown_as_text(page):
 
 
 def test_quote_deep_in_the_article_is_scrolled_into_view(page):
-    reply = ask(page, "十三五期间赫章县累计搬迁安置多少户？")
+    reply = ask(page, DEEP_QUESTION)
     assert "9735" in reply.inner_text()
-    page.locator("#qa-article mark#qa-hit", has_text="9735").wait_for()
+    page.locator(HIT, has_text="9735").wait_for()
     wait_hit_visible(page)
-    assert page.evaluate("document.querySelector('#qa-article .qa-article-body').scrollTop") > 300
+    assert article_scroll(page) > 300
 
 
-def test_example_click_answers_and_clear_empties_chat(page):
-    page.get_by_text("赫章县是哪个省的深度贫困县？", exact=True).first.click()
-    bot = page.locator('#qa-chat [data-testid="bot"]').last
-    bot.wait_for()
-    assert "贵州" in bot.inner_text()
-    page.get_by_role("button", name="清空 / Clear").click()
-    page.wait_for_function("() => document.querySelectorAll('#qa-chat [data-testid=\"bot\"]').length === 0")
+def test_example_click_answers(page):
+    page.get_by_role("button", name="赫章县是哪个省的深度贫困县？").click()
+    page.locator(BOT).last.wait_for()
+    assert "贵州" in page.locator(BOT).last.inner_text()
+
+
+# ------------------------------------------------------------------ while an answer is computed
+
+
+def test_question_shows_at_once_and_the_input_waits_clearly(page, engine):
+    engine.delay = 2.5
+    try:
+        box = page.locator("#qa-input textarea")
+        box.fill(QUESTION)
+        started = time.monotonic()
+        box.press("Enter")
+        page.locator(USER).first.wait_for()
+        shown_after = time.monotonic() - started
+        assert page.locator(BOT).count() == 0, "the answer came before the question was shown"
+        assert shown_after < 2.0
+        assert page.locator(USER).first.inner_text().strip() == QUESTION
+        # The input is locked with a clear Chinese state; Ask and the examples are too.
+        assert box.is_disabled() and "正在查找答案" in box.get_attribute("placeholder")
+        assert page.locator("#qa-send").is_disabled()
+        assert page.get_by_role("button", name="本文作者是谁？").is_disabled()
+        # No English "processing" label and no progress overlay on the article or the input.
+        page.wait_for_timeout(600)
+        assert not page.get_by_text(re.compile("processing", re.I)).filter(visible=True).count()
+        overlays = page.evaluate("""() => [...document.querySelectorAll('#qa-article-col .wrap, #qa-ask-row .wrap')]
+            .filter(w => w.getBoundingClientRect().height > 0 && !w.classList.contains('hide')).length""")
+        assert overlays == 0
+        # Then the answer, and the input takes questions again, with the focus back.
+        page.locator(BOT).first.wait_for()
+        assert "828" in page.locator(BOT).first.inner_text()
+        page.wait_for_function("() => !document.querySelector('#qa-input textarea').disabled")
+        page.wait_for_function("() => document.activeElement === document.querySelector('#qa-input textarea')")
+        assert box.get_attribute("placeholder") != "" and "正在查找答案" not in box.get_attribute("placeholder")
+    finally:
+        engine.delay = 0.0
+
+
+def test_a_second_question_after_the_first_is_answered_in_turn(page):
+    ask(page, QUESTION)
+    ask(page, "赫章县是哪个省的深度贫困县？")
+    assert page.locator(USER).count() == 2 and page.locator(BOT).count() == 2
+    assert "828" in page.locator(BOT).first.inner_text() and "贵州" in page.locator(BOT).last.inner_text()
+
+
+def test_empty_submit_does_nothing_visible(page):
+    reply = ask(page, QUESTION)
+    before = reply.inner_text()
+    box = page.locator("#qa-input textarea")
+    for empty in ("", "   "):
+        box.fill(empty)
+        box.press("Enter")
+        page.locator("#qa-send").click()
+    page.wait_for_timeout(1000)
+    assert page.locator(BOT).count() == 1 and page.locator(USER).count() == 1
+    assert page.locator(BOT).last.inner_text() == before  # nothing merged into the reply
+
+
+# ------------------------------------------------------------------ the highlight
+
+
+def test_declined_reply_clears_the_highlight_says_so_and_keeps_the_scroll(page):
+    ask(page, DEEP_QUESTION)
+    wait_hit_visible(page)
+    page.wait_for_timeout(800)  # the smooth scroll settles
+    scrolled = article_scroll(page)
+    reply = ask(page, DECLINED)
+    assert reply.inner_text().strip() == "The article does not say."
+    page.locator("#qa-article .qa-article-note", has_text="没有答案").wait_for()
+    assert page.locator("#qa-article mark").count() == 0
+    assert abs(article_scroll(page) - scrolled) < 5
+
+
+def test_selecting_an_earlier_reply_highlights_its_quote_again(page):
+    ask(page, QUESTION)
+    ask(page, DEEP_QUESTION)
+    page.locator(HIT, has_text="9735").wait_for()
+    page.locator(BOT).first.locator("blockquote").click()
+    page.locator(HIT, has_text="828").wait_for()
+    wait_hit_visible(page)
+    assert "点选" in page.locator("#qa-article .qa-article-note").inner_text()
+
+
+@pytest.mark.parametrize("control", ["button", "trash"])
+def test_both_clear_controls_reset_chat_highlight_and_scroll(page, control):
+    ask(page, DEEP_QUESTION)
+    wait_hit_visible(page)
+    assert article_scroll(page) > 300
+    if control == "button":
+        page.get_by_role("button", name="清空 / Clear").click()
+    else:
+        page.locator("#qa-chat").get_by_role("button", name=re.compile("清空对话|Clear")).click()
+    page.wait_for_function("sel => document.querySelectorAll(sel).length === 0", arg=BOT)
+    page.wait_for_function("() => !document.querySelector('#qa-article mark')")
+    page.wait_for_function("() => document.querySelector('#qa-article .qa-article-body').scrollTop === 0")
+    assert page.locator(USER).count() == 0
+    assert page.locator("#qa-input textarea").is_enabled()
+
+
+# ------------------------------------------------------------------ page-wide
+
+
+def test_page_language_is_chinese_whatever_the_browser_locale(browser, server):
+    page = open_page(browser, server, locale="en-US")
+    try:
+        page.wait_for_function("() => document.documentElement.lang.startsWith('zh')")
+        page.wait_for_timeout(500)  # Gradio's i18n sets the locale's language after load
+        assert page.evaluate("document.documentElement.lang").startswith("zh")
+    finally:
+        page.context.close()
+
+
+def test_screen_reader_labels_of_messages_are_plain_text(page):
+    reply = ask(page, QUESTION)
+    page.wait_for_function("sel => (document.querySelector(sel).getAttribute('aria-label') || '').includes('828')", arg=BOT)
+    label = reply.get_attribute("aria-label")
+    assert "<" not in label and "&lt;" not in label and "\\" not in label and "> " not in label
+    assert "828" in label and "置信度" in label
+    user_label = page.locator(USER).last.get_attribute("aria-label")
+    assert user_label.endswith(QUESTION)
+
+
+def test_phone_input_is_full_width_and_the_highlight_on_the_first_screen(browser, server):
+    page = open_page(browser, server, viewport=PHONE, has_touch=True, is_mobile=True)
+    try:
+        width = page.evaluate("document.querySelector('#qa-input textarea').getBoundingClientRect().width")
+        assert width > 300
+        ask(page, QUESTION)
+        page.locator(HIT).wait_for()
+        wait_hit_visible(page)
+        page.wait_for_timeout(800)
+        box = page.evaluate("""() => { const r = document.querySelector('#qa-hit').getBoundingClientRect();
+            return {top: r.top + window.scrollY, bottom: r.bottom + window.scrollY, screen: window.innerHeight}; }""")
+        assert 0 <= box["top"] and box["bottom"] <= box["screen"], box  # no scrolling needed to see it
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_highlight_contrast_is_readable(browser, server, scheme):
+    page = open_page(browser, server, color_scheme=scheme)
+    try:
+        reply = ask(page, QUESTION)
+        assert page.evaluate("document.body.classList.contains('dark')") == (scheme == "dark")
+        assert page.locator(HIT).evaluate(CONTRAST) >= 4.5
+        reply.locator("details summary").click()
+        assert reply.locator("details mark").first.evaluate(CONTRAST) >= 4.5
+    finally:
+        page.context.close()
+
+
+# ------------------------------------------------------------------ screenshots
+
+
+def test_screenshots(browser, server, tmp_path):
+    """The README's pictures: desktop (sources open), phone, dark. Copied to $QA_SCREENSHOTS."""
+    shots = {}
+    for name, viewport, extra in [
+        ("screenshot.png", DESKTOP, {}),
+        ("screenshot-phone.png", PHONE, {"has_touch": True, "is_mobile": True}),
+        ("screenshot-dark.png", DESKTOP, {"color_scheme": "dark"}),
+    ]:
+        page = open_page(browser, server, viewport=viewport, **extra)
+        try:
+            reply = ask(page, QUESTION)
+            wait_hit_visible(page)
+            page.wait_for_timeout(800)
+            shots[name] = tmp_path / name
+            page.screenshot(path=str(shots[name]))
+        finally:
+            page.context.close()
+        assert shots[name].stat().st_size > 10_000
+    target = os.environ.get("QA_SCREENSHOTS")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        for name, shot in shots.items():
+            shutil.copyfile(shot, Path(target) / name)
