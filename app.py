@@ -151,7 +151,7 @@ def build_app(engine: Any) -> gr.Blocks:
         return source if source in sources else default_source
 
     def turn(message: str, history: list) -> tuple[list, "Answer | None"]:
-        """Append the reply to `message` (already in `history` or not) and return the answer."""
+        """Answer `message`: `history` with the reply appended, and the answer (None if not asked)."""
         reply, answer = ask(message)
         return history + [{"role": "assistant", "content": reply}], answer
 

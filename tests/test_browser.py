@@ -129,6 +129,18 @@ def wait_hit_visible(page):
     page.wait_for_function(HIT_VISIBLE)
 
 
+# Record the article panel's scrollTop at every animation frame (to catch a flash to the top).
+SAMPLE_SCROLL = """() => {
+    window.__scrolls = [];
+    const tick = () => {
+        const b = document.querySelector('#qa-article .qa-article-body');
+        if (b) window.__scrolls.push(b.scrollTop);
+        if (window.__scrolls.length < 600) requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+}"""
+
+
 def article_scroll(page) -> float:
     return page.evaluate("document.querySelector('#qa-article .qa-article-body').scrollTop")
 
@@ -263,11 +275,14 @@ def test_declined_reply_clears_the_highlight_says_so_and_keeps_the_scroll(page):
     wait_hit_visible(page)
     page.wait_for_timeout(800)  # the smooth scroll settles
     scrolled = article_scroll(page)
+    page.evaluate(SAMPLE_SCROLL)  # the panel's scroll position at every frame from now on
     reply = ask(page, DECLINED)
     assert reply.inner_text().strip() == "The article does not say."
     page.locator("#qa-article .qa-article-note", has_text="没有答案").wait_for()
     assert page.locator("#qa-article mark").count() == 0
     assert abs(article_scroll(page) - scrolled) < 5
+    frames = page.evaluate("window.__scrolls")
+    assert frames and min(frames) > scrolled - 5, "the article jumped while it was re-rendered"
 
 
 def test_selecting_an_earlier_reply_highlights_its_quote_again(page):
