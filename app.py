@@ -11,7 +11,7 @@ its style and scripts are `assets/chat.css`, `assets/chat.js` and `assets/articl
 Endpoints (for `gradio_client` users; see `/?view=api` in the browser):
 
 * `/answer` - `question: str` -> `Answer.to_dict()`:
-  `{"found", "quote", "source", "start", "end", "score", "passages"}`.
+  `{"found", "quote", "source", "start", "end", "score", "passages", "understood_as"}`.
   Offsets are 0-based, end-exclusive character offsets into the cleaned document.
   An empty or over-long question raises `gr.Error`, which `gradio_client`
   surfaces as an `AppError` carrying the message; a successful call therefore
@@ -115,6 +115,7 @@ class AnswerDict(TypedDict):
     end: int
     score: float
     passages: list[PassageDict]
+    understood_as: str
 
 
 # ---------------------------------------------------------------- the app

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import threading
 
+from .conversation import Turn
 from .engine import QA
 from .settings import Settings
 from .types import Answer, Chunk, Document, Passage
 
-__all__ = ["QA", "Answer", "Passage", "Chunk", "Document", "Settings", "answer", "document", "default"]
+__all__ = ["QA", "Turn", "Answer", "Passage", "Chunk", "Document", "Settings", "answer", "document", "default"]
 
 _default: QA | None = None
 _default_lock = threading.Lock()
@@ -31,9 +32,11 @@ def default() -> QA:
         return _default
 
 
-def answer(question: str, k: int | None = None) -> Answer:
-    """Answer `question` from the project's articles (see `QA.answer`)."""
-    return default().answer(question, k)
+def answer(question: str, k: int | None = None, history=None, only: str | None = None) -> Answer:
+    """Answer `question` from the project's articles (see `QA.answer`); `history` is the earlier
+    turns, oldest first, each {"question": str, "quote": str}, for follow-up questions; `only`
+    restricts the answer to one document."""
+    return default().answer(question, k, history=history, only=only)
 
 
 def document(source: str) -> str:

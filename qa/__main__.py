@@ -36,7 +36,7 @@ def cmd_index(args) -> int:
 
 
 def cmd_ask(args) -> int:
-    from .text import has_cjk
+    from .text import is_english
 
     question = " ".join(args.question)
     if not question.strip():
@@ -51,7 +51,7 @@ def cmd_ask(args) -> int:
     if args.json:
         print(json.dumps(a.to_dict(), ensure_ascii=False, indent=2))
         return 0
-    english = not has_cjk(question)
+    english = is_english(question)
     if not a.found:
         print("The article does not say." if english else "文章中没有找到答案。")
         print(f"(confidence {a.score:.2f} is below the threshold {engine.settings.threshold:.2f})")

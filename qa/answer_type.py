@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import functools
 import re
-import threading
 from dataclasses import dataclass
+
+from .text import tagged as _tagged, words as jieba_cut
 
 NUMBER, YEAR, PERSON, ANY = "number", "year", "person", "any"
 
@@ -40,7 +41,6 @@ _SAME_MEASURE = {"人": ("人", "名"), "名": ("名", "人")}
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
 _CN_FIGURE = re.compile(r"[一二三四五六七八九十两百千万亿]+[个名人户元年亩吨次项所套座口条批家倍成%‰]")
 _YEAR = re.compile(r"(?:1[89]|20)\d\d(?=年)|[今去前]年")
-_jieba_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -107,16 +107,29 @@ def mentions_focus(exp: Expectation, text: str) -> bool:
 
 
 @functools.lru_cache(maxsize=8192)  # the same sentences are candidates for many questions
+def person_names(text: str) -> tuple[str, ...]:
+    """Personal names jieba's part-of-speech tagger finds in `text`, in order ("威廉·狄尔泰" whole)."""
+    tags = _tagged(text)
+    names = []
+    i = 0
+    while i < len(tags):
+        word, flag = tags[i]
+        if not flag.startswith("nr"):
+            i += 1
+            continue
+        # A transliterated name runs on across "·" (威廉 · 狄尔泰).
+        while i + 2 < len(tags) and tags[i + 1][0] in "·•" and tags[i + 2][1].startswith("nr"):
+            word += tags[i + 1][0] + tags[i + 2][0]
+            i += 2
+        if len(word) >= 2:
+            names.append(word)
+        # A surname tagged alone, followed by the given name ("李" "学友").
+        elif i + 1 < len(tags) and re.fullmatch(r"[\u4e00-\u9fff]{1,2}", tags[i + 1][0]):
+            names.append(word + tags[i + 1][0])
+        i += 1
+    return tuple(names)
+
+
 def has_person(text: str) -> bool:
     """True when jieba's part-of-speech tagger finds a personal name in `text`."""
-    import jieba.posseg
-
-    with _jieba_lock:  # jieba's lazy dictionary load is not thread-safe
-        tagged = list(jieba.posseg.cut(text))
-    for i, pair in enumerate(tagged):
-        if pair.flag == "nr" and len(pair.word) >= 2:
-            return True
-        # A surname tagged alone, followed by the given name ("李" "学友").
-        if pair.flag == "nr" and i + 1 < len(tagged) and re.fullmatch(r"[\u4e00-\u9fff]{1,2}", tagged[i + 1].word):
-            return True
-    return False
+    return bool(person_names(text))

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .text import HAN_RUN
+
 # Function words of questions and of dictionary glosses: they name nothing to look for.
 STOPWORDS = frozenset("""
 a an the of to in on at by for from with as into about over under and or not no is are was were be been being
@@ -24,7 +26,7 @@ variant old abbr abbreviation used see surname name also written lit fig coll
 """.split())
 WORD = re.compile(r"[A-Za-z]+")
 CAPITALIZED = re.compile(r"[A-Z][a-z]+")
-CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+CJK_RUN = HAN_RUN
 MAX_TERM = 4     # longest corpus substring looked up in the dictionary / by pinyin
 MAX_SENSES = 3   # only a word's first senses count: later ones are rare uses
 MAX_FANOUT = 6   # an English word glossing more corpus words than this is too vague to use

@@ -14,7 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from dataclasses import replace
+
 from . import crosslingual, embedding, index as index_mod, retrieval, text
+from .conversation import FollowUps, Turn
 from .lexical import BM25Index
 from .quoting import Selector
 from .settings import PROJECT_DIR, RetrievalMode, ScorerKind, Settings, default_model_name
@@ -47,6 +50,7 @@ class QA:
         self._encode_lock = threading.Lock()  # HF fast tokenizers are not safe to share across threads
         self._signature = None
         self._lexicon: crosslingual.Lexicon | None = None  # built on the first English question
+        self.followups = FollowUps(self._similarity)
         if not self.docs_dir.is_dir():
             raise FileNotFoundError(f"The documents folder {self.docs_dir} does not exist.")
         self._refresh(force=True)
@@ -121,7 +125,7 @@ class QA:
 
     def _lexical_query(self, question: str, idx: index_mod.Index) -> str:
         """What BM25 and coverage look for: the question, or the Chinese words an English one names."""
-        if text.has_cjk(question) or not any(ch.isascii() and ch.isalpha() for ch in question):
+        if not text.is_english(question):
             return question
         with self._lock:
             if self._lexicon is None or self.index is not idx:
@@ -136,6 +140,21 @@ class QA:
         with self._encode_lock:
             return embedding.encode_queries(self.model, [question])[0]
 
+    def _similarity(self, phrase: str, others: list[str]) -> np.ndarray:
+        with self._encode_lock:
+            vecs = embedding.encode_queries(self.model, [phrase, *others])
+        return vecs[1:] @ vecs[0]
+
+    def understand(self, question: str, history=None) -> str:
+        """`question` as searched: completed from `history` (earlier turns, oldest first, each a
+        `Turn` or {"question", "quote"}) when it is a follow-up ("那蔬菜呢？"), else itself."""
+        q = self._prepare(question)
+        if not history:
+            return q
+        turns = [Turn.coerce(h) for h in history]
+        turns = [Turn(text.clean_question(t.question, self.settings.max_question_chars), t.quote) for t in turns]
+        return self.followups.resolve(q, [t for t in turns if t.question]).question
+
     def retrieve(self, question: str, k: int = 10, mode: RetrievalMode | str = RetrievalMode.HYBRID) -> list[Passage]:
         """The top-`k` passages for `question`, best first."""
         q = self._prepare(question)
@@ -146,9 +165,13 @@ class QA:
         return retrieval.passages(idx, ranking, k)
 
     def candidate(self, question: str, k: int | None = None,
-                  mode: RetrievalMode | str = RetrievalMode.HYBRID) -> Answer:
-        """The best quote and its confidence, without applying the abstention threshold."""
-        q = self._prepare(question)
+                  mode: RetrievalMode | str = RetrievalMode.HYBRID, history=None, only: str | None = None) -> Answer:
+        """The best quote and its confidence, without applying the abstention threshold.
+        With `history`, a follow-up question is completed first (`Answer.understood_as`);
+        with `only`, the answer comes from that document alone."""
+        q = self.understand(question, history)
+        if history and q != self._prepare(question):
+            return replace(self.candidate(q, k, mode, only=only), understood_as=q)
         mode = RetrievalMode.from_str(mode)
         if not any(ch.isalnum() for ch in q):  # only punctuation or emoji: nothing to look for
             return Answer.not_found()
@@ -158,8 +181,13 @@ class QA:
             idx, selector = self.index, self.selector
         qvec = self._encode(q)
         lexical = self._lexical_query(q, idx)
-        ranking = retrieval.rank(idx, selector.bm25, lexical, qvec, mode, self.settings)
-        quote = selector.choose(q, qvec, ranking, lexical, mode)
+        allowed = None
+        if only is not None:
+            if only not in idx.documents:
+                raise KeyError(f"No document named {only!r}; known: {', '.join(idx.documents)}")
+            allowed = np.array([c.id for c in idx.chunks if c.source == only], dtype=np.int64)
+        ranking = retrieval.rank(idx, selector.bm25, lexical, qvec, mode, self.settings, allowed)
+        quote = selector.choose(q, qvec, ranking, lexical, mode, only)
         passages = tuple(retrieval.passages(idx, ranking, k))
         if quote is None:
             return Answer.not_found()
@@ -181,9 +209,11 @@ class QA:
         return selector.score(q, found, cross) if cross is not None and found else found
 
     def answer(self, question: str, k: int | None = None,
-               mode: RetrievalMode | str = RetrievalMode.HYBRID) -> Answer:
-        """A verbatim quote that answers `question`, or `found=False` when the evidence is weak."""
-        best = self.candidate(question, k, mode)
+               mode: RetrievalMode | str = RetrievalMode.HYBRID, history=None, only: str | None = None) -> Answer:
+        """A verbatim quote that answers `question`, or `found=False` when the evidence is weak.
+        `history`: earlier turns, oldest first, each {"question": str, "quote": str};
+        `only`: a document name (`sources`) to answer from alone."""
+        best = self.candidate(question, k, mode, history, only)
         if best.found and best.score >= self.settings.active_threshold:
             return best
-        return Answer.not_found(best.score)
+        return Answer.not_found(best.score, best.understood_as)

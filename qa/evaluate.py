@@ -769,6 +769,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="evaluate on a SQuAD-format file instead: each paragraph becomes a document of a "
                              "temporary folder; --holdout of them are withheld and their questions must be declined")
     parser.add_argument("--holdout", type=float, default=0.2, help="share of paragraphs withheld (with --squad)")
+    parser.add_argument("--followups", type=Path, default=None,
+                        help="evaluate follow-up questions instead (JSON lines of conversations, e.g. "
+                             "eval/followups.jsonl over --docs eval/followup-docs)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate at most this many questions per split")
     parser.add_argument("--json", type=Path, default=None, help="write metrics and per-question results here")
     parser.add_argument("--plot", type=Path, default=None, help="write the hybrid threshold plot (PNG) here")
@@ -839,6 +842,8 @@ def run(args: argparse.Namespace) -> int:
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
+    if args.followups:
+        return _run_followups(args, log)
     squad_docs = None
     try:
         if args.squad:
@@ -924,6 +929,26 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         plot_thresholds(report, args.plot)
         log(f"wrote {args.plot}")
+    return 0
+
+
+def _run_followups(args, log) -> int:
+    from . import QA, followup_eval
+
+    temp_index = None if args.index else Path(tempfile.mkdtemp(prefix="qa-eval-index-"))
+    try:
+        engine = QA(docs=str(args.docs), index_dir=str(args.index or temp_index))
+        report = followup_eval.run(engine, args.followups)
+    except ValueError as exc:
+        log(f"error: {exc}")
+        return 2
+    finally:
+        if temp_index is not None:
+            shutil.rmtree(temp_index, ignore_errors=True)
+    print(followup_eval.render(report))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return 0
 
 

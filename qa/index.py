@@ -188,10 +188,8 @@ def build(index_dir: Path, docs: list[Document], expected: dict, settings: Setti
     documents = {d.source: d.text for d in docs}
     show = progress or len(chunks) > 500
     dim = embedding.dimension(model)
-    chunk_vectors = _flat_index(embedding.encode_passages(model, [c.text for c in chunks], progress=show), dim)
-    unit_vectors = _flat_index(
-        embedding.encode_passages(model, [documents[u.source][u.start : u.end] for u in units], progress=show), dim
-    )
+    chunk_matrix, unit_matrix = _document_vectors(index_dir, docs, chunks, units, expected, model, show, dim)
+    chunk_vectors, unit_vectors = _flat_index(chunk_matrix, dim), _flat_index(unit_matrix, dim)
     manifest = expected | {"dimension": dim, "chunks": len(chunks), "units": len(units),
                            "built": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     try:
@@ -207,6 +205,85 @@ def build(index_dir: Path, docs: list[Document], expected: dict, settings: Setti
     if index is None:
         raise IndexBuildError(f"The index just written to {path} does not load back ({why}).")
     return index
+
+
+VECTOR_CACHE = "vectors"  # per-document vectors, keyed by the document's content, model and settings
+
+
+def _document_key(doc: Document, expected: dict) -> str:
+    """Identifies one document's vectors: its text, the model, the chunking settings, the format."""
+    basis = json.dumps([FORMAT, expected["model"], expected["settings"], doc.text], ensure_ascii=False)
+    return hashlib.sha256(basis.encode("utf-8")).hexdigest()
+
+
+def _document_vectors(index_dir: Path, docs: list[Document], chunks: list[Chunk], units: list[Unit],
+                      expected: dict, model, progress: bool, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Chunk and unit vectors of every document, in index order. A document whose vectors are in the
+    cache (same text, model and settings) is not encoded again: adding, changing or removing one file
+    encodes only that file. The cache is pruned to the documents of this build."""
+    cache = index_dir / VECTOR_CACHE
+    by_doc_chunks: dict[str, list[Chunk]] = {}
+    by_doc_units: dict[str, list[Unit]] = {}
+    for c in chunks:
+        by_doc_chunks.setdefault(c.source, []).append(c)
+    for u in units:
+        by_doc_units.setdefault(u.source, []).append(u)
+    vectors: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    missing = []
+    for doc in docs:
+        n_chunks, n_units = len(by_doc_chunks.get(doc.source, [])), len(by_doc_units.get(doc.source, []))
+        try:
+            with np.load(cache / f"{_document_key(doc, expected)}.npz") as f:
+                cv, uv = f["chunks"], f["units"]
+            if cv.shape == (n_chunks, dim) and uv.shape == (n_units, dim):
+                vectors[doc.source] = (cv.astype(np.float32), uv.astype(np.float32))
+                continue
+        except (OSError, ValueError, KeyError, EOFError):
+            pass  # not cached, or a damaged cache file: encode again
+        missing.append(doc)
+    if missing:
+        texts_c = [c.text for d in missing for c in by_doc_chunks.get(d.source, [])]
+        texts_u = [d.text[u.start : u.end] for d in missing for u in by_doc_units.get(d.source, [])]
+        # Chunks and sentences in one call, longest first, so batches pad little.
+        encoded = _encode_by_length(model, texts_c + texts_u, progress)
+        cv_all, uv_all = encoded[: len(texts_c)], encoded[len(texts_c) :]
+        ci = ui = 0
+        for d in missing:
+            nc, nu = len(by_doc_chunks.get(d.source, [])), len(by_doc_units.get(d.source, []))
+            vectors[d.source] = (cv_all[ci : ci + nc], uv_all[ui : ui + nu])
+            ci, ui = ci + nc, ui + nu
+            _save_vectors(cache, _document_key(d, expected), *vectors[d.source])
+    _prune_cache(cache, {_document_key(d, expected) for d in docs})
+    empty = np.zeros((0, dim), np.float32)
+    chunk_matrix = np.vstack([vectors[d.source][0] for d in docs] or [empty])
+    unit_matrix = np.vstack([vectors[d.source][1] for d in docs] or [empty])
+    return np.ascontiguousarray(chunk_matrix), np.ascontiguousarray(unit_matrix)
+
+
+def _encode_by_length(model, texts: list[str], progress: bool) -> np.ndarray:
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    encoded = embedding.encode_passages(model, [texts[i] for i in order], progress=progress)
+    out = np.empty_like(encoded)
+    out[order] = encoded
+    return out
+
+
+def _save_vectors(cache: Path, key: str, chunk_vectors: np.ndarray, unit_vectors: np.ndarray) -> None:
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = cache / f".{key}.{uuid.uuid4().hex[:8]}.npz"
+        np.savez(tmp, chunks=chunk_vectors, units=unit_vectors)
+        os.replace(tmp, cache / f"{key}.npz")
+    except OSError:
+        pass  # a read-only or full disk: the build reports what matters when it writes the index
+
+
+def _prune_cache(cache: Path, keep: set[str]) -> None:
+    if not cache.is_dir():
+        return
+    for f in cache.glob("*.npz"):
+        if f.stem not in keep:
+            f.unlink(missing_ok=True)
 
 
 def _write(index_dir: Path, manifest: dict, documents: dict, chunks: list[Chunk], units: list[Unit],

@@ -10,19 +10,19 @@ from __future__ import annotations
 import functools
 import logging
 import re
-import threading
 import unicodedata
 
 import bm25s
 import numpy as np
+
+from .text import HAN
 
 STOP = {
     "的", "了", "吗", "呢", "么", "什", "哪", "谁", "几", "是", "有", "在", "和", "与", "及", "？", "?",
     "什么", "多少", "哪些", "哪个", "哪几", "几个", "是谁", "是什", "是多", "有多", "有哪", "为什", "怎么", "如何",
     "请问", "一下", "多", "少", "the", "a", "an", "of", "is", "are", "was", "what", "who", "how", "which", "in",
 }
-TOKEN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+|[a-z]+|\d+(?:\.\d+)?%?")
-_jieba_lock = threading.Lock()
+TOKEN = re.compile(f"[{HAN}]+|[a-z]+|\\d+(?:\\.\\d+)?%?")
 
 
 def tokenize(text: str, mode: str = "bigram") -> list[str]:
@@ -34,10 +34,9 @@ def tokenize(text: str, mode: str = "bigram") -> list[str]:
 def _tokenize(text: str, mode: str) -> tuple[str, ...]:
     text = unicodedata.normalize("NFKC", text).lower()
     if mode == "jieba":
-        import jieba
+        from .text import words as jieba_words
 
-        with _jieba_lock:  # jieba's lazy dictionary load is not thread-safe
-            words = jieba.lcut_for_search(text)
+        words = jieba_words(text, search=True)
         return tuple(w for w in (w.strip() for w in words) if w and TOKEN.fullmatch(w) and w not in STOP)
     if mode != "bigram":
         raise ValueError(f"unknown BM25 tokenization {mode!r} (use 'bigram' or 'jieba')")

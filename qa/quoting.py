@@ -110,7 +110,8 @@ class Selector:
     # -- candidates ---------------------------------------------------------------------------
 
     def candidates(self, question: str, query_vector: np.ndarray, ranking: list[Scored],
-                   lexical_query: str, mode: RetrievalMode) -> tuple[list[Candidate], layout.Asked | None, int]:
+                   lexical_query: str, mode: RetrievalMode,
+                   only: str | None = None) -> tuple[list[Candidate], layout.Asked | None, int]:
         """Features of every unit of the top passages (and of the asked-for page lines), best rule score
         first; also what page role the question asks about and how many lines have it."""
         index, settings = self.index, self.settings
@@ -121,7 +122,7 @@ class Selector:
             for uid in index.chunk_units[item.chunk]:
                 prior[uid] = max(prior.get(uid, 0.0), item.score / best)
         asked = layout.asked(question)
-        of_role = set(_units_of_role(index, asked)) if asked else set()
+        of_role = set(_units_of_role(index, asked, only)) if asked else set()
         for uid in of_role:
             prior.setdefault(uid, 0.0)
         if not prior:
@@ -154,9 +155,9 @@ class Selector:
     # -- choice -------------------------------------------------------------------------------
 
     def choose(self, question: str, query_vector: np.ndarray, ranking: list[Scored], lexical_query: str,
-               mode: RetrievalMode = RetrievalMode.HYBRID) -> Quote | None:
-        """The best quote with its confidence, or None when there is no candidate."""
-        found, asked, roles = self.candidates(question, query_vector, ranking, lexical_query, mode)
+               mode: RetrievalMode = RetrievalMode.HYBRID, only: str | None = None) -> Quote | None:
+        """The best quote with its confidence, or None when there is no candidate (`only`: one document)."""
+        found, asked, roles = self.candidates(question, query_vector, ranking, lexical_query, mode, only)
         if not found:
             return None
         if self.settings.scorer is ScorerKind.LEARNED and self.cross is not None and not found[0].role:
@@ -209,11 +210,11 @@ class Selector:
         return best
 
 
-def _units_of_role(index: Index, asked: layout.Asked) -> list[int]:
+def _units_of_role(index: Index, asked: layout.Asked, only: str | None = None) -> list[int]:
     """Ids of the lines with the asked-for role; with an ordinal (第一张, last), only that one per document."""
     by_source: dict[str, list[int]] = {}
     for unit in index.units:
-        if unit.role == asked.role:
+        if unit.role == asked.role and (only is None or unit.source == only):
             by_source.setdefault(unit.source, []).append(unit.id)
     if not asked.ordinal:
         return [uid for ids in by_source.values() for uid in ids]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import faiss
 import numpy as np
 
 from .index import Index
@@ -26,15 +27,24 @@ class Scored:
     score: float
 
 
-def dense_ranking(index: Index, query_vector: np.ndarray, n: int) -> list[Scored]:
-    if index.chunk_vectors.ntotal == 0:
+def dense_ranking(index: Index, query_vector: np.ndarray, n: int, allowed: np.ndarray | None = None) -> list[Scored]:
+    if index.chunk_vectors.ntotal == 0 or (allowed is not None and not len(allowed)):
         return []
-    scores, ids = index.chunk_vectors.search(query_vector.reshape(1, -1), min(n, index.chunk_vectors.ntotal))
+    params = None
+    if allowed is not None:  # only these chunks (one document): FAISS filters while it searches
+        params = faiss.SearchParameters()
+        params.sel = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+    scores, ids = index.chunk_vectors.search(query_vector.reshape(1, -1), min(n, index.chunk_vectors.ntotal),
+                                             params=params)
     return [Scored(int(i), float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
 
 
-def bm25_ranking(bm25: BM25Index, question: str, n: int) -> list[Scored]:
+def bm25_ranking(bm25: BM25Index, question: str, n: int, allowed: np.ndarray | None = None) -> list[Scored]:
     scores = bm25.scores(question)
+    if allowed is not None:
+        mask = np.zeros(len(scores), dtype=bool)
+        mask[np.asarray(allowed, dtype=np.int64)] = True
+        scores = np.where(mask, scores, 0.0)
     order = np.argsort(-scores, kind="stable")[:n]
     return [Scored(int(i), float(scores[i])) for i in order if scores[i] > 0]
 
@@ -50,16 +60,16 @@ def fuse(dense: list[Scored], lexical: list[Scored], weight: float, rrf_k: int) 
 
 
 def rank(index: Index, bm25: BM25Index, question: str, query_vector: np.ndarray, mode: RetrievalMode | str,
-         settings: Settings) -> list[Scored]:
+         settings: Settings, allowed: np.ndarray | None = None) -> list[Scored]:
     """Chunks ranked by the chosen mode, best first: `query_vector` for dense, `question` for BM25
     (for an English question, the Chinese words the cross-lingual bridge found for it)."""
     mode = RetrievalMode.from_str(mode)
     n = settings.candidates
     if mode is RetrievalMode.DENSE:
-        return dense_ranking(index, query_vector, n)
+        return dense_ranking(index, query_vector, n, allowed)
     if mode is RetrievalMode.BM25:
-        return bm25_ranking(bm25, question, n)
-    return fuse(dense_ranking(index, query_vector, n), bm25_ranking(bm25, question, n),
+        return bm25_ranking(bm25, question, n, allowed)
+    return fuse(dense_ranking(index, query_vector, n, allowed), bm25_ranking(bm25, question, n, allowed),
                 settings.fusion_weight, settings.rrf_k)
 
 

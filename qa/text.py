@@ -22,7 +22,11 @@ BODY_MARKS = "，。；、"  # a block containing these is running text, not a h
 BLOCK_SPLIT = re.compile(r"\n[ \t\u3000]*\n\s*")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff0-\uffff]")
 SURROGATE = re.compile(r"[\ud800-\udfff]")
-CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+# Chinese characters (CJK unified ideographs, extension A, compatibility ideographs): the one
+# definition every module uses to tell Chinese text from other text.
+HAN = "\u3400-\u9fff\uf900-\ufaff"
+CJK = re.compile(f"[{HAN}]")
+HAN_RUN = re.compile(f"[{HAN}]+")
 
 
 class DocumentError(ValueError):
@@ -134,3 +138,29 @@ def to_simplified(s: str) -> str:
 
 def has_cjk(text: str) -> bool:
     return bool(CJK.search(text))
+
+
+def is_english(question: str) -> bool:
+    """A question with Latin letters and no Chinese character: answered in English, bridged to Chinese."""
+    return not has_cjk(question) and any(ch.isascii() and ch.isalpha() for ch in question)
+
+
+# jieba (word segmentation, part-of-speech tags) loads its dictionary lazily, and that load is not
+# thread-safe: every use in the project goes through these two functions and this one lock.
+_jieba_lock = threading.Lock()
+
+
+def words(text: str, search: bool = False) -> list[str]:
+    """jieba's words of `text` (`search`: also the shorter words inside long ones, for indexing)."""
+    import jieba
+
+    with _jieba_lock:
+        return jieba.lcut_for_search(text) if search else jieba.lcut(text)
+
+
+def tagged(text: str) -> list[tuple[str, str]]:
+    """(word, part-of-speech flag) pairs of `text` by jieba's tagger ("nr" = a personal name)."""
+    import jieba.posseg
+
+    with _jieba_lock:
+        return [(p.word, p.flag) for p in jieba.posseg.cut(text)]

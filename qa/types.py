@@ -59,11 +59,12 @@ class Answer:
     end: int
     score: float
     passages: tuple[Passage, ...] = field(default_factory=tuple)
+    understood_as: str = ""  # the question completed from the conversation, when it was a follow-up
 
     @classmethod
-    def not_found(cls, score: float = 0.0) -> "Answer":
+    def not_found(cls, score: float = 0.0, understood_as: str = "") -> "Answer":
         """The articles do not support an answer; `score` is the best candidate's confidence."""
-        return cls(False, "", "", 0, 0, score, ())
+        return cls(False, "", "", 0, 0, score, (), understood_as)
 
     def to_dict(self) -> dict:
         return {
@@ -74,4 +75,5 @@ class Answer:
             "end": self.end,
             "score": self.score,
             "passages": [p.to_dict() for p in self.passages],
+            "understood_as": self.understood_as,
         }

@@ -12,7 +12,7 @@ from gradio_client import Client  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 QUESTION = "赫章县共创建达标党支部多少个？"
-ANSWER_KEYS = {"found", "quote", "source", "start", "end", "score", "passages"}
+ANSWER_KEYS = {"found", "quote", "source", "start", "end", "score", "passages", "understood_as"}
 PASSAGE_KEYS = {"text", "source", "start", "end", "score"}
 
 
