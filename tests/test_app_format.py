@@ -326,6 +326,7 @@ class FakeEngine:
 
     def __init__(self):
         self.asked: list[str] = []
+        self.calls: list[dict] = []
 
     def document(self, source):
         if source == "hezhang.txt":
@@ -334,11 +335,19 @@ class FakeEngine:
             return "另一篇文章。"
         raise KeyError(source)
 
-    def answer(self, question, k=3):
+    def answer(self, question, k=3, mode="hybrid", history=None, only=None):
         if not question.strip():
             raise ValueError("问题为空 / empty question")
+        if only is not None and only not in self.sources:
+            raise KeyError(only)
         self.asked.append(question)
-        return found_answer() if "党支部" in question else NOT_FOUND
+        self.calls.append({"question": question, "history": history, "only": only})
+        understood = ""
+        if history and question == "那党员呢？":  # a follow-up, completed from the conversation
+            understood = "该县共有多少名党员获表彰？"
+        if "党支部" in question or understood:
+            return found_answer(understood_as=understood)
+        return Answer.not_found(0.12, understood)
 
     def info(self):
         return {"model": "fake", "chunks": 2, "index_dir": "nowhere", "documents": 2}
@@ -399,24 +408,26 @@ def test_page_empty_submit_does_nothing_visible(fake_app, message):
     history, box, pending, *locked = fns["show_question"](message, [{"role": "user", "content": "旧"}])
     assert history == SKIP and box == SKIP and pending is None
     assert all(u == SKIP for u in locked)
-    assert fns["answer_question"](None, [], "hezhang.txt", {}) == (SKIP, SKIP, SKIP, SKIP, None)
+    assert fns["answer_question"](None, [], "hezhang.txt", {}) == (SKIP, SKIP, SKIP, SKIP, None, SKIP)
 
 
 def test_page_answer_highlights_and_remembers_the_quote(fake_app):
     _, fns = fake_app
     asked = [{"role": "user", "content": "赫章县党支部？"}]
-    history, article, source, refs, pending = fns["answer_question"]("赫章县党支部？", asked, "other.txt", {})
+    history, article, source, refs, pending, turns = fns["answer_question"]("赫章县党支部？", asked, "other.txt", {})
     assert [m["role"] for m in history] == ["user", "assistant"] and "828" in history[1]["content"]
     assert source == "hezhang.txt" and f'<mark id="qa-hit">{QUOTE}</mark>' in article
     assert 'data-scroll="hit"' in article and html.escape(fmt.NOTE_LATEST) in article
     assert refs == {1: ("hezhang.txt", Q_START, Q_END)} and pending is None
+    assert turns == [{"question": "赫章县党支部？", "quote": QUOTE}]  # the conversation, for follow-ups
 
 
 def test_page_declined_reply_clears_the_highlight_and_says_why(fake_app):
     _, fns = fake_app
     refs = {1: ("hezhang.txt", Q_START, Q_END)}
     asked = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}, {"role": "user", "content": "法国首都？"}]
-    history, article, source, new_refs, _ = fns["answer_question"]("法国首都？", asked, "hezhang.txt", refs)
+    history, article, source, new_refs, _, turns = fns["answer_question"]("法国首都？", asked, "hezhang.txt", refs)
+    assert turns == [{"question": "法国首都？", "quote": ""}]  # a declined turn: quote ""
     assert history[-1]["content"] == fmt.NOT_FOUND_ZH
     assert "<mark" not in article and html.escape(fmt.NOTE_DECLINED) in article
     assert 'data-scroll="keep"' in article  # the reader stays where they were
@@ -444,8 +455,9 @@ def test_page_unlock_and_clear_reset_everything(fake_app):
     _, fns = fake_app
     box, *buttons = fns["unlock"]()
     assert box["interactive"] is True and all(b["interactive"] is True for b in buttons)
-    history, box, article, source, refs, pending, *buttons = fns["clear"]()
-    assert history == [] and refs == {} and pending is None and source == "hezhang.txt"
+    history, box, article, source, refs, pending, turns, *buttons = fns["clear"]()
+    assert history == [] and refs == {} and pending is None and source["value"] == "hezhang.txt"
+    assert turns == []  # the conversation is forgotten
     assert box["value"] == "" and box["interactive"] is True
     assert "<mark" not in article and 'data-scroll="top"' in article
     assert all(b["interactive"] is True for b in buttons)
@@ -473,4 +485,4 @@ def test_several_articles_get_a_picker_and_switching_shows_the_other_article():
 def test_chat_events_are_private_and_the_endpoints_named():
     demo = app.build_app(FakeEngine())
     named = {fn.api_name for fn in demo.fns.values() if fn.api_name and fn.api_visibility == "public"}
-    assert named == {"chat", "answer"}
+    assert named == {"chat", "answer", "documents"}  # no docs folder: the documents are only listed

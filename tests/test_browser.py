@@ -2,7 +2,9 @@
 
 Skipped when /usr/bin/chromium or playwright is missing, unless QA_REQUIRE_BROWSER=1.
 Set QA_SCREENSHOTS=docs to write the README's screenshots there: screenshot.png
-(1400x900), screenshot-phone.png (390x844) and screenshot-dark.png (dark mode).
+(1400x900), screenshot-phone.png (390x844), screenshot-dark.png (dark mode) and
+screenshot-documents.png (the documents panel after an upload, and a follow-up question).
+Uploads go to a temporary copy of seeds/, never to the project's own folder.
 """
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from support.live_server import live_app, shared_engine
+from support.live_server import PROJECT, live_app, shared_engine
+from test_documents import NEWS_HTML, blank_pdf
 
 CHROMIUM = "/usr/bin/chromium"
 QUESTION = "赫章县共创建达标党支部多少个？"
@@ -69,9 +72,9 @@ class Delayed:
     def __getattr__(self, name):
         return getattr(self._engine, name)
 
-    def answer(self, question, k=None):
+    def answer(self, question, k=None, **kwargs):
         time.sleep(self.delay)
-        return self._engine.answer(question, k)
+        return self._engine.answer(question, k, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -363,6 +366,136 @@ def test_highlight_contrast_is_readable(browser, server, scheme):
         page.context.close()
 
 
+# ------------------------------------------------------------------ follow-ups
+
+POTATO = "2020年全县种了多少亩马铃薯？"
+
+
+def test_follow_up_reply_says_what_it_was_understood_as_and_clear_forgets(page):
+    first = ask(page, POTATO)
+    assert "65万亩" in first.inner_text() and "理解为" not in first.inner_text()
+    follow = ask(page, "那蔬菜呢？")
+    note = follow.locator(".qa-understood")
+    assert note.count() == 1
+    understood = note.inner_text()
+    assert understood.startswith("理解为：") and "蔬菜" in understood and "马铃薯" not in understood
+    assert "30万亩" in follow.inner_text()
+    page.locator(HIT, has_text="30万亩").wait_for()
+    page.get_by_role("button", name="清空 / Clear").click()
+    page.wait_for_function("sel => document.querySelectorAll(sel).length === 0", arg=BOT)
+    alone = ask(page, "那蔬菜呢？")  # the conversation was forgotten: nothing to complete it from
+    assert alone.locator(".qa-understood").count() == 0
+
+
+# ------------------------------------------------------------------ documents
+
+DOCS_PANEL = "#qa-docs"
+TEA_QUESTION = "云岭县新建茶园多少亩？"
+
+
+@pytest.fixture(scope="module")
+def docs_server(tmp_path_factory):
+    """A server over a temporary copy of seeds/, so uploads and removals touch nothing of the project."""
+    import qa
+
+    root = tmp_path_factory.mktemp("browser-docs")
+    docs = root / "docs"
+    docs.mkdir()
+    shutil.copyfile(PROJECT / "seeds" / "hezhang-poverty-alleviation.txt", docs / "hezhang-poverty-alleviation.txt")
+    engine = qa.QA(docs=docs, index_dir=root / "index")
+    with live_app(engine) as url:
+        yield url, docs
+
+
+def open_documents(page):
+    """Open the documents panel (an accordion under the article) and return it."""
+    panel = page.locator(DOCS_PANEL)
+    panel.get_by_role("button", name=re.compile("文档 / Documents")).first.click()
+    panel.locator(".qa-docs-table").wait_for()
+    return panel
+
+
+def upload(page, path: Path):
+    page.locator("#qa-upload input[type=file]").set_input_files(str(path))
+
+
+def choose(page, dropdown: str, option: str):
+    """Pick `option` in a Gradio dropdown."""
+    page.locator(f"{dropdown} input").click()
+    page.get_by_role("option", name=option).first.click()
+
+
+def test_upload_lists_the_document_and_questions_can_be_asked_of_it(browser, docs_server, tmp_path):
+    url, docs = docs_server
+    news = tmp_path / "news.html"
+    news.write_text(NEWS_HTML, encoding="utf-8")
+    page = open_page(browser, url)
+    try:
+        panel = open_documents(page)
+        assert "10 MB" in panel.locator("#qa-limits").inner_text()  # the limits are said
+        upload(page, news)
+        panel.locator("#qa-docs-status", has_text="已添加").wait_for()
+        table = panel.locator(".qa-docs-table")
+        assert "云岭县茶产业发展迅速" in table.inner_text() and "news.txt" in table.inner_text()
+        assert "（2）" in panel.get_by_role("button", name=re.compile("文档 / Documents")).first.inner_text()
+        # The new document is shown, and the search can be limited to it.
+        page.locator("#qa-article .qa-article-title", has_text="news.txt").wait_for()
+        scope = page.locator("#qa-scope")
+        scope.wait_for()
+        choose(page, "#qa-scope", "云岭县茶产业发展迅速（news.txt）")
+        reply = ask(page, TEA_QUESTION)
+        assert "3.2万亩" in reply.inner_text() and "news.txt" in reply.inner_text()
+        page.locator(HIT, has_text="3.2万亩").wait_for()
+        # Limited to the other document: not found there, and the reply says where it looked.
+        choose(page, "#qa-scope", "hezhang-poverty-alleviation.txt")
+        declined = ask(page, TEA_QUESTION)
+        assert "只在「hezhang-poverty-alleviation.txt」里找过" in declined.inner_text()
+        # Removed: gone from the table, the file moved aside.
+        choose(page, "#qa-remove-pick", "云岭县茶产业发展迅速（news.txt）")
+        page.locator("#qa-remove").click()
+        panel.locator("#qa-docs-status", has_text="已删除").wait_for()
+        assert "news.txt" not in panel.locator(".qa-docs-table").inner_text()
+        assert not (docs / "news.txt").exists() and list((docs / ".removed").iterdir())
+    finally:
+        page.context.close()
+
+
+def test_unreadable_upload_says_why(browser, docs_server, tmp_path):
+    url, docs = docs_server
+    scan = tmp_path / "scan.pdf"
+    scan.write_bytes(blank_pdf())
+    page = open_page(browser, url)
+    try:
+        panel = open_documents(page)
+        upload(page, scan)
+        status = panel.locator("#qa-docs-status", has_text="没有文字层")
+        status.wait_for()
+        assert "扫描件" in status.inner_text() and "no text layer" in status.inner_text()
+        assert not (docs / "scan.txt").exists()
+    finally:
+        page.context.close()
+
+
+def test_pasted_text_becomes_a_document(browser, docs_server):
+    url, docs = docs_server
+    page = open_page(browser, url)
+    try:
+        panel = open_documents(page)
+        panel.get_by_role("button", name=re.compile("粘贴文字")).click()
+        page.locator("#qa-paste-title textarea, #qa-paste-title input").first.fill("<b>蔬菜简报</b>")
+        page.locator("#qa-paste-body textarea").fill("2021年全县新建蔬菜大棚1200个，带动农户800户。")
+        page.locator("#qa-paste-add").click()
+        panel.locator("#qa-docs-status", has_text="已添加").wait_for()
+        assert "<b>蔬菜简报</b>" in panel.locator(".qa-docs-table").inner_text()  # shown as text
+        assert panel.locator(".qa-docs-table b").count() == 0
+        reply = ask(page, "全县新建蔬菜大棚多少个？")
+        assert "1200" in reply.inner_text()
+    finally:
+        page.context.close()
+        for p in docs.glob("*蔬菜简报*.txt"):
+            p.unlink()
+
+
 # ------------------------------------------------------------------ screenshots
 
 
@@ -389,3 +522,32 @@ def test_screenshots(browser, server, tmp_path):
         Path(target).mkdir(parents=True, exist_ok=True)
         for name, shot in shots.items():
             shutil.copyfile(shot, Path(target) / name)
+
+
+def test_screenshot_of_documents_and_a_follow_up(browser, docs_server, tmp_path):
+    """The README's picture of the documents panel (after an upload) and a follow-up reply."""
+    url, docs = docs_server
+    news = tmp_path / "云岭县茶产业.html"
+    news.write_text(NEWS_HTML, encoding="utf-8")
+    page = open_page(browser, url)
+    try:
+        panel = open_documents(page)
+        upload(page, news)
+        panel.locator("#qa-docs-status", has_text="已添加").wait_for()
+        page.locator("#qa-article .qa-article-title", has_text="云岭县茶产业").wait_for()
+        ask(page, POTATO)
+        ask(page, "那蔬菜呢？")
+        page.locator(HIT, has_text="30万亩").wait_for()
+        wait_hit_visible(page)
+        page.wait_for_timeout(800)
+        shot = tmp_path / "screenshot-documents.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 10_000
+    finally:
+        page.context.close()
+        for p in docs.glob("云岭县茶产业*.txt"):
+            p.unlink()
+    target = os.environ.get("QA_SCREENSHOTS")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, Path(target) / shot.name)

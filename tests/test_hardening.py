@@ -218,7 +218,7 @@ class Web:
 
     def _raw(self, question: str) -> dict:
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        body = json.dumps({"data": [question]}, ensure_ascii=True).encode("ascii")
+        body = json.dumps({"data": [question, None, None]}, ensure_ascii=True).encode("ascii")  # history, document
         req = urllib.request.Request(f"{self.url}gradio_api/call/answer", data=body,
                                      headers={"Content-Type": "application/json"})
         with opener.open(req, timeout=60) as resp:
