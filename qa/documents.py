@@ -59,7 +59,7 @@ class Limits:
     """What an upload may be. Said in the page (`describe`) and checked by `prepare`."""
 
     max_file_bytes: int = 10 * 1024 * 1024  # an upload, before extraction
-    max_chars: int = 50_000  # the document's text after extraction (indexing takes ~1 s per 1,000)
+    max_chars: int = 30_000  # the text after extraction: indexing takes ~1 s per 1,000 characters here
     max_documents: int = 50  # documents in the folder
     min_chars: int = 10  # fewer letters, digits or Chinese characters than this is "empty"
     max_pdf_pages: int = 500
@@ -110,15 +110,17 @@ class Added:
 # ---------------------------------------------------------------- names
 
 
-def safe_stem(name: str) -> str:
-    """A file-name stem from an untrusted name or title: last path component only, no
+def safe_stem(name: str, path: bool = True) -> str:
+    """A file-name stem from an untrusted file name (`path`: only its last component counts,
+    and a known suffix is dropped) or a title (a slash is just a character, replaced): no
     control or file-system-special characters, no leading dots (hidden files), no reserved
     device names, at most MAX_STEM_CHARS characters; "document" when nothing is left."""
     name = unicodedata.normalize("NFKC", name or "")
-    name = name.replace("\\", "/").split("/")[-1]
-    suffix = PurePosixPath(name).suffix
-    if suffix.lower() in ACCEPTED_SUFFIXES:
-        name = name[: -len(suffix)]
+    if path:
+        name = name.replace("\\", "/").split("/")[-1]
+        suffix = PurePosixPath(name).suffix
+        if suffix.lower() in ACCEPTED_SUFFIXES:
+            name = name[: -len(suffix)]
     name = _UNSAFE_NAME_CHARS.sub("_", name)
     name = re.sub(r"\s+", " ", name)
     name = name.strip(" ._-")
@@ -453,7 +455,7 @@ def save(docs_dir: str | Path, doc: Extracted, wanted_name: str = "", limits: Li
             raise DocumentRejected(
                 f"这篇文档已经在了：「{info.name}」。 / This document is already there: {info.name}."
             )
-    stem = safe_stem(wanted_name or doc.title)
+    stem = safe_stem(wanted_name) if wanted_name else safe_stem(doc.title, path=False)
     wanted = f"{stem}{doc.suffix}"
     name = _write_new(docs_dir, stem, doc.suffix, (doc.text.rstrip("\n") + "\n").encode("utf-8"))
     info = _info(docs_dir, docs_dir / name)

@@ -410,7 +410,7 @@ def docs_server(tmp_path_factory):
 def open_documents(page):
     """Open the documents panel (an accordion under the article) and return it."""
     panel = page.locator(DOCS_PANEL)
-    panel.get_by_role("button", name=re.compile("文档 / Documents")).first.click()
+    panel.get_by_role("button", name="文档 / Documents").first.click()
     panel.locator(".qa-docs-table").wait_for()
     return panel
 
@@ -437,7 +437,7 @@ def test_upload_lists_the_document_and_questions_can_be_asked_of_it(browser, doc
         panel.locator("#qa-docs-status", has_text="已添加").wait_for()
         table = panel.locator(".qa-docs-table")
         assert "云岭县茶产业发展迅速" in table.inner_text() and "news.txt" in table.inner_text()
-        assert "（2）" in panel.get_by_role("button", name=re.compile("文档 / Documents")).first.inner_text()
+        assert "（2）" in panel.get_by_role("button", name="文档 / Documents").first.inner_text()
         # The new document is shown, and the search can be limited to it.
         page.locator("#qa-article .qa-article-title", has_text="news.txt").wait_for()
         scope = page.locator("#qa-scope")
@@ -476,12 +476,31 @@ def test_unreadable_upload_says_why(browser, docs_server, tmp_path):
         page.context.close()
 
 
+def test_oversized_upload_is_refused_before_it_is_sent(browser, docs_server, tmp_path):
+    """Gradio's own size check (launch max_file_size = qa.documents.Limits.max_file_bytes) stops it
+    in the browser; the toast names the file and the limit, and nothing reaches the folder."""
+    url, docs = docs_server
+    big = tmp_path / "big.txt"
+    big.write_bytes("字".encode() * (4 * 1024 * 1024))  # 12 MB
+    page = open_page(browser, url)
+    try:
+        open_documents(page)
+        upload(page, big)
+        toast = page.locator("[data-testid='toast-body']", has_text="big.txt")
+        toast.wait_for()
+        assert "10" in toast.inner_text() and "size" in toast.inner_text()
+        page.wait_for_timeout(500)
+        assert not (docs / "big.txt").exists()
+    finally:
+        page.context.close()
+
+
 def test_pasted_text_becomes_a_document(browser, docs_server):
     url, docs = docs_server
     page = open_page(browser, url)
     try:
         panel = open_documents(page)
-        panel.get_by_role("button", name=re.compile("粘贴文字")).click()
+        panel.get_by_role("button", name="粘贴文字").click()
         page.locator("#qa-paste-title textarea, #qa-paste-title input").first.fill("<b>蔬菜简报</b>")
         page.locator("#qa-paste-body textarea").fill("2021年全县新建蔬菜大棚1200个，带动农户800户。")
         page.locator("#qa-paste-add").click()

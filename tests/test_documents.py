@@ -183,8 +183,8 @@ def test_oversized_file_and_text_are_refused_with_the_limit(folder, tmp_path):
 
 def test_limits_are_said_in_both_languages():
     zh, en = d.Limits().describe(), d.Limits().describe(english=True)
-    assert "10 MB" in zh and "50,000" in zh and ".pdf" in zh and "扫描件" in zh
-    assert "10 MB" in en and "50,000" in en and "scans" in en
+    assert "10 MB" in zh and "30,000" in zh and ".pdf" in zh and "扫描件" in zh
+    assert "10 MB" in en and "30,000" in en and "scans" in en
 
 
 def test_folder_full_is_refused(folder):
@@ -249,6 +249,9 @@ def test_pasted_text_without_title_uses_its_first_line_and_a_hostile_title_is_a_
     assert added.info.name == "第一行是标题.txt"
     evil = d.add_text(folder, "../../<script>x</script>", "正文在这里，讲另一件事情，足够长。")
     assert "/" not in evil.info.name and "<" not in evil.info.name and (folder / evil.info.name).is_file()
+    assert evil.info.name == "script_x__script.txt"  # a title's slashes are characters, not a path
+    dated = d.add_text(folder, "2024/2025 年度报告", "年度报告的正文，讲的是第三件事情。")
+    assert dated.info.name == "2024_2025 年度报告.txt"
 
 
 def test_pasted_text_too_short_is_refused(folder):

@@ -332,7 +332,7 @@ def test_a_quote_of_a_removed_document_is_not_a_crash(fns, folder):
 def test_limits_are_shown_in_the_panel(engine):
     demo = app.build_app(engine)
     shown = [b.value for b in demo.blocks.values() if getattr(b, "elem_id", None) == "qa-limits"]
-    assert shown and "10 MB" in shown[0] and "50,000" in shown[0] and "scans" in shown[0]
+    assert shown and "10 MB" in shown[0] and "30,000" in shown[0] and "scans" in shown[0]
 
 
 def test_web_docs_formatting():
