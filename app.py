@@ -217,7 +217,7 @@ def build_app(engine: Any, limits: documents.Limits | None = None, editable: boo
     def reindex() -> None:
         """Bring the engine up to date with the folder now (it would otherwise on the next question),
         so that a new document can be shown and asked at once."""
-        refresh = getattr(engine, "_refresh", None)  # qa.QA re-checks the folder here
+        refresh = getattr(engine, "refresh", None)  # qa.QA re-checks the folder here
         if callable(refresh):
             refresh()
 

@@ -76,6 +76,8 @@ def run(args) -> int:
     if not groups:
         log("error: no tuning questions (give --squad and/or --questions)")
         return 2
+    answerable = [labels for _, labels in groups if any(labels)]
+    log(f"{len(answerable)} of {len(groups)} tuning questions have a right sentence among their candidates")
     combiner = fit(groups, scorer_fingerprint(), {"data": sources, "c": args.c,
                                                   "seconds": round(time.perf_counter() - t0)}, c=args.c)
     combiner.save()

@@ -43,7 +43,7 @@ class QA:
             from .combiner import Combiner
             from .scorer import load_shared
 
-            self.cross, self.combiner = load_shared(), Combiner.load()
+            self.cross, self.combiner = load_shared(int8=self.settings.scorer_int8), Combiner.load()
         self.skipped: list[str] = []  # documents that could not be read, with the reason
         self.build_seconds: float | None = None
         self._lock = threading.RLock()
@@ -95,6 +95,10 @@ class QA:
         self.selector = Selector(loaded, self.unit_matrix, self.bm25, self.settings, self.cross, self.combiner)
 
     # -- public ------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Re-check the documents folder now (the engine also does it before each question)."""
+        self._refresh()
 
     @property
     def sources(self) -> list[str]:

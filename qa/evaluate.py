@@ -796,6 +796,8 @@ def squad_questions(path: Path, holdout: float, docs_dir: Path) -> list[Question
         if not withheld:
             (docs_dir / source).write_text(para.context, encoding="utf-8")
         for q in para.questions:
+            if not q.question:
+                continue  # a blank question in the file: nothing to ask
             if not q.answers and not withheld:
                 continue  # an unanswerable question of a kept paragraph: not in SQuAD 1 sets
             if withheld:

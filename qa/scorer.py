@@ -82,7 +82,7 @@ def pair_inputs(tokenizer, question: str, sentences: list[str], max_length: int)
 class CrossScorer:
     """Scores (question, sentence) pairs with the trained adapter merged into the base model."""
 
-    def __init__(self, model_dir: Path, base_label: str, folder: Path = SCORER_DIR):
+    def __init__(self, model_dir: Path, base_label: str, folder: Path = SCORER_DIR, int8: bool = False):
         import torch
         from peft import PeftModel
         from safetensors.torch import load_file
@@ -102,7 +102,10 @@ class CrossScorer:
             raise ScorerError(f"The answer scorer in {folder} cannot be loaded ({type(exc).__name__}: {exc}); "
                               "restore it from git or retrain it.") from None
         self.tokenizer = tokenizer
-        self.encoder = encoder.eval()
+        encoder = encoder.eval()
+        if int8:  # dynamic int8 quantization of every Linear layer (torch's own, no export step)
+            encoder = torch.ao.quantization.quantize_dynamic(encoder, {torch.nn.Linear}, dtype=torch.qint8)
+        self.encoder = encoder
         self.weight, self.bias = head["weight"], head["bias"]
         self._torch = torch
         self._lock = threading.Lock()  # HF fast tokenizers are not safe to share across threads
@@ -123,12 +126,12 @@ _shared: dict[str, "CrossScorer"] = {}
 _shared_lock = threading.Lock()
 
 
-def load_shared(folder: Path = SCORER_DIR) -> CrossScorer:
+def load_shared(folder: Path = SCORER_DIR, int8: bool = False) -> CrossScorer:
     """The process-wide scorer for `folder`, loaded once (on the rebuilt e5-small it was trained on)."""
     from . import embedding
 
-    key = str(folder)
+    key = f"{folder}|{int8}"
     with _shared_lock:
         if key not in _shared:
-            _shared[key] = CrossScorer(embedding.ensure_default_model(), embedding.model_id(None), folder)
+            _shared[key] = CrossScorer(embedding.ensure_default_model(), embedding.model_id(None), folder, int8)
         return _shared[key]

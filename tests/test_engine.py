@@ -144,7 +144,7 @@ def test_an_unrelated_question_is_declined(seed_engine):
 
 def test_answer_to_dict_has_exactly_the_documented_keys(seed_engine):
     d = seed_engine.answer("赫章县共创建达标党支部多少个？").to_dict()
-    assert list(d) == ["found", "quote", "source", "start", "end", "score", "passages"]
+    assert list(d) == ["found", "quote", "source", "start", "end", "score", "passages", "understood_as"]
     assert set(d["passages"][0]) == {"text", "source", "start", "end", "score"}
     json.dumps(d, ensure_ascii=False)
 

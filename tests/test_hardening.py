@@ -21,6 +21,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qa.engine import QA
@@ -354,8 +355,13 @@ def test_index_has_no_pickle_and_only_known_files(engine):
     files = {p.relative_to(engine.index_dir).as_posix() for p in engine.index_dir.rglob("*") if p.is_file()}
     assert not [f for f in files if f.endswith((".pkl", ".pickle"))]
     build = (engine.index_dir / "CURRENT").read_text().strip()
-    assert files == {"CURRENT", ".lock"} | {f"{build}/{n}" for n in ("manifest.json", "chunks.faiss",
-                                                                     "units.faiss", "meta.json")}
+    vectors = {f for f in files if f.startswith("vectors/")}  # the per-document vector cache
+    assert vectors and all(re.fullmatch(r"vectors/[0-9a-f]{64}\.npz", f) for f in vectors)
+    assert files - vectors == {"CURRENT", ".lock"} | {f"{build}/{n}" for n in ("manifest.json", "chunks.faiss",
+                                                                               "units.faiss", "meta.json")}
+    for f in vectors:  # numpy arrays only: loading them never needs pickle
+        with np.load(engine.index_dir / f, allow_pickle=False) as arrays:
+            assert set(arrays.files) == {"chunks", "units"}
     for name in ("chunks.faiss", "units.faiss", "meta.json", "manifest.json"):
         head = (engine.index_dir / build / name).read_bytes()[:2]
         assert not head.startswith(b"\x80"), f"{name} looks like a pickle"

