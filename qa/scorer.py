@@ -75,8 +75,10 @@ def load_base(model_dir: Path):
 
 
 def pair_inputs(tokenizer, question: str, sentences: list[str], max_length: int):
+    # longest_first: the sentence is cut first, and a question longer than the budget is cut too
+    # (only_second fails outright on a 500-character question).
     return tokenizer([QUERY_PREFIX + question] * len(sentences), [PASSAGE_PREFIX + s for s in sentences],
-                     truncation="only_second", max_length=max_length, padding=True, return_tensors="pt")
+                     truncation="longest_first", max_length=max_length, padding=True, return_tensors="pt")
 
 
 class CrossScorer:

@@ -83,8 +83,10 @@ CASES = [
     Case("simplified", "赫章县共创建达标党支部多少个？", found=True, quote_has="828个"),
     Case("traditional", "赫章縣共創建達標黨支部多少個？", found=True, quote_has="828个", same_as="simplified",
          cli=True),
-    Case("fullwidth_digits", "６５万亩", found=True, quote_has="65万亩", cli=True),
-    Case("halfwidth_digits", "65万亩", found=True, quote_has="65万亩", same_as="fullwidth_digits"),
+    # A question, not a bare phrase: the learned scorer is rightly unsure what "６５万亩" asks.
+    Case("fullwidth_digits", "２０２０年全县种了多少亩马铃薯？", found=True, quote_has="65万亩", cli=True),
+    Case("halfwidth_digits", "2020年全县种了多少亩马铃薯？", found=True, quote_has="65万亩",
+         same_as="fullwidth_digits"),
     Case("html", "<b>赫章县</b>"),
     Case("script", "<script>alert(1)</script>", found=False),
     Case("markdown", "**赫章县** [x](javascript:alert(1))"),
