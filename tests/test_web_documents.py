@@ -30,7 +30,7 @@ class FolderEngine:
         self.refreshed = 0
         self.understood = ""  # what the next answer says it understood
 
-    def _refresh(self):
+    def refresh(self):
         self.refreshed += 1
 
     @property
