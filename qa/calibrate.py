@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--c", type=float, default=1.0, help="inverse regularisation of the logistic combiner")
 
 
-def collect(engine, questions, cross, log) -> list:
+def collect(engine, questions, cross) -> list:
     """(candidates with logits, labels) per question."""
     from tqdm import tqdm
 
@@ -59,7 +59,7 @@ def run(args) -> int:
             tune = [q for q in squad_questions(path, args.holdout, docs) if q.split == "dev"]
             log(f"{path.name}: {len(tune)} tuning questions; building the index ...")
             engine = QA(docs=str(docs), index_dir=str(index), settings=settings)
-            groups += collect(engine, tune, cross, log)
+            groups += collect(engine, tune, cross)
             sources.append(f"{path.name} tuning part ({len(tune)} questions, holdout {args.holdout})")
         finally:
             shutil.rmtree(docs, ignore_errors=True)
@@ -69,7 +69,7 @@ def run(args) -> int:
         index = Path(tempfile.mkdtemp(prefix="qa-cal-idx-"))
         try:
             engine = QA(docs=str(args.docs), index_dir=str(index), settings=settings)
-            groups += collect(engine, dev, cross, log)
+            groups += collect(engine, dev, cross)
             sources.append(f"{args.questions.name} dev split ({len(dev)} questions)")
         finally:
             shutil.rmtree(index, ignore_errors=True)

@@ -63,11 +63,8 @@ class Combiner:
     fitted: dict  # what it was fitted on (for the README)
 
     def logits(self, cands: Sequence) -> np.ndarray:
-        return feature_matrix(cands) @ np.asarray(self.coef) + self.intercept
-
-    def probabilities(self, cands: Sequence) -> np.ndarray:
         """Uncalibrated per-candidate scores (higher = more likely the answer): used to choose."""
-        return self.logits(cands)
+        return feature_matrix(cands) @ np.asarray(self.coef) + self.intercept
 
     def calibrate(self, logit: float) -> float:
         """Probability that the chosen candidate (with this logit) is a right answer."""
@@ -113,9 +110,10 @@ def fit(groups: Sequence[tuple[Sequence, Sequence[bool]]], scorer: str, fitted: 
     model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced").fit(X, y)
     coef, intercept = tuple(float(v) for v in model.coef_[0]), float(model.intercept_[0])
     # Platt scaling of the chosen candidate: is the quote the engine would show right?
+    unscaled = Combiner(coef, intercept, (1.0, 0.0), scorer, fitted)
     chosen, right = [], []
     for cands, labels in groups:
-        z = feature_matrix(cands) @ np.asarray(coef) + intercept
+        z = unscaled.logits(cands)
         j = int(np.argmax(z))
         chosen.append(z[j])
         right.append(bool(labels[j]))

@@ -10,11 +10,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from dataclasses import replace
 
 from . import crosslingual, embedding, index as index_mod, retrieval, text
 from .conversation import FollowUps, Turn
@@ -24,6 +23,17 @@ from .settings import PROJECT_DIR, RetrievalMode, ScorerKind, Settings, default_
 from .types import Answer, Passage
 
 log = logging.getLogger(__name__)
+
+@dataclass(frozen=True)
+class _Search:
+    """One question's retrieval over one consistent snapshot of the index."""
+
+    index: index_mod.Index
+    selector: Selector
+    query_vector: np.ndarray
+    lexical: str  # what BM25 and coverage look for (the Chinese words of an English question)
+    ranking: list[retrieval.Scored]
+
 
 EMPTY_QUESTION = "请输入问题。 / Please enter a question."
 
@@ -152,35 +162,18 @@ class QA:
     def understand(self, question: str, history=None) -> str:
         """`question` as searched: completed from `history` (earlier turns, oldest first, each a
         `Turn` or {"question", "quote"}) when it is a follow-up ("那蔬菜呢？"), else itself."""
-        q = self._prepare(question)
+        return self._understand(self._prepare(question), history)
+
+    def _understand(self, q: str, history) -> str:
         if not history:
             return q
         turns = [Turn.coerce(h) for h in history]
         turns = [Turn(text.clean_question(t.question, self.settings.max_question_chars), t.quote) for t in turns]
         return self.followups.resolve(q, [t for t in turns if t.question]).question
 
-    def retrieve(self, question: str, k: int = 10, mode: RetrievalMode | str = RetrievalMode.HYBRID) -> list[Passage]:
-        """The top-`k` passages for `question`, best first."""
-        q = self._prepare(question)
+    def _search(self, q: str, mode: RetrievalMode, only: str | None = None) -> _Search:
+        """Embed a prepared question and rank the chunks of the current index (of `only` alone, if given)."""
         self._refresh()
-        with self._lock:
-            idx, bm25 = self.index, self.bm25
-        ranking = retrieval.rank(idx, bm25, self._lexical_query(q, idx), self._encode(q), mode, self.settings)
-        return retrieval.passages(idx, ranking, k)
-
-    def candidate(self, question: str, k: int | None = None,
-                  mode: RetrievalMode | str = RetrievalMode.HYBRID, history=None, only: str | None = None) -> Answer:
-        """The best quote and its confidence, without applying the abstention threshold.
-        With `history`, a follow-up question is completed first (`Answer.understood_as`);
-        with `only`, the answer comes from that document alone."""
-        q = self.understand(question, history)
-        if history and q != self._prepare(question):
-            return replace(self.candidate(q, k, mode, only=only), understood_as=q)
-        mode = RetrievalMode.from_str(mode)
-        if not any(ch.isalnum() for ch in q):  # only punctuation or emoji: nothing to look for
-            return Answer.not_found()
-        self._refresh()
-        k = self.settings.k if k is None else k
         with self._lock:
             idx, selector = self.index, self.selector
         qvec = self._encode(q)
@@ -191,26 +184,43 @@ class QA:
                 raise KeyError(f"No document named {only!r}; known: {', '.join(idx.documents)}")
             allowed = np.array([c.id for c in idx.chunks if c.source == only], dtype=np.int64)
         ranking = retrieval.rank(idx, selector.bm25, lexical, qvec, mode, self.settings, allowed)
-        quote = selector.choose(q, qvec, ranking, lexical, mode, only)
-        passages = tuple(retrieval.passages(idx, ranking, k))
+        return _Search(idx, selector, qvec, lexical, ranking)
+
+    def retrieve(self, question: str, k: int = 10, mode: RetrievalMode | str = RetrievalMode.HYBRID) -> list[Passage]:
+        """The top-`k` passages for `question`, best first."""
+        found = self._search(self._prepare(question), RetrievalMode.from_str(mode))
+        return retrieval.passages(found.index, found.ranking, k)
+
+    def candidate(self, question: str, k: int | None = None,
+                  mode: RetrievalMode | str = RetrievalMode.HYBRID, history=None, only: str | None = None) -> Answer:
+        """The best quote and its confidence, without applying the abstention threshold.
+        With `history`, a follow-up question is completed first (`Answer.understood_as`);
+        with `only`, the answer comes from that document alone."""
+        asked = self._prepare(question)
+        q = self._understand(asked, history)
+        mode = RetrievalMode.from_str(mode)
+        understood_as = q if q != asked else ""
+        if not any(ch.isalnum() for ch in q):  # only punctuation or emoji: nothing to look for
+            return Answer.not_found(understood_as=understood_as)
+        k = self.settings.k if k is None else k
+        found = self._search(q, mode, only)
+        quote = found.selector.choose(q, found.query_vector, found.ranking, found.lexical, mode, only)
         if quote is None:
-            return Answer.not_found()
-        return Answer(True, quote.text, quote.source, quote.start, quote.end, quote.confidence, passages)
+            return Answer.not_found(understood_as=understood_as)
+        passages = tuple(retrieval.passages(found.index, found.ranking, k))
+        return Answer(True, quote.text, quote.source, quote.start, quote.end, quote.confidence, passages,
+                      understood_as)
 
     def features(self, question: str, cross=None) -> list:
         """The candidate sentences the scorer chooses among (`quoting.Candidate`, best rule score first),
         the first `rerank_candidates` with cross-encoder logits when `cross` (or the engine's own) is set.
         Used to fit and inspect the learned scorer."""
         q = self._prepare(question)
-        self._refresh()
-        with self._lock:
-            idx, selector = self.index, self.selector
-        qvec = self._encode(q)
-        lexical = self._lexical_query(q, idx)
-        ranking = retrieval.rank(idx, selector.bm25, lexical, qvec, RetrievalMode.HYBRID, self.settings)
-        found, _, _ = selector.candidates(q, qvec, ranking, lexical, RetrievalMode.HYBRID)
+        found = self._search(q, RetrievalMode.HYBRID)
+        cands, _, _ = found.selector.candidates(q, found.query_vector, found.ranking, found.lexical,
+                                                RetrievalMode.HYBRID)
         cross = cross or self.cross
-        return selector.score(q, found, cross) if cross is not None and found else found
+        return found.selector.score(q, cands, cross) if cross is not None and cands else cands
 
     def answer(self, question: str, k: int | None = None,
                mode: RetrievalMode | str = RetrievalMode.HYBRID, history=None, only: str | None = None) -> Answer:

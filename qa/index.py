@@ -228,12 +228,13 @@ def _document_vectors(index_dir: Path, docs: list[Document], chunks: list[Chunk]
         by_doc_chunks.setdefault(c.source, []).append(c)
     for u in units:
         by_doc_units.setdefault(u.source, []).append(u)
+    keys = {d.source: _document_key(d, expected) for d in docs}
     vectors: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     missing = []
     for doc in docs:
         n_chunks, n_units = len(by_doc_chunks.get(doc.source, [])), len(by_doc_units.get(doc.source, []))
         try:
-            with np.load(cache / f"{_document_key(doc, expected)}.npz") as f:
+            with np.load(cache / f"{keys[doc.source]}.npz") as f:
                 cv, uv = f["chunks"], f["units"]
             if cv.shape == (n_chunks, dim) and uv.shape == (n_units, dim):
                 vectors[doc.source] = (cv.astype(np.float32), uv.astype(np.float32))
@@ -252,8 +253,8 @@ def _document_vectors(index_dir: Path, docs: list[Document], chunks: list[Chunk]
             nc, nu = len(by_doc_chunks.get(d.source, [])), len(by_doc_units.get(d.source, []))
             vectors[d.source] = (cv_all[ci : ci + nc], uv_all[ui : ui + nu])
             ci, ui = ci + nc, ui + nu
-            _save_vectors(cache, _document_key(d, expected), *vectors[d.source])
-    _prune_cache(cache, {_document_key(d, expected) for d in docs})
+            _save_vectors(cache, keys[d.source], *vectors[d.source])
+    _prune_cache(cache, set(keys.values()))
     empty = np.zeros((0, dim), np.float32)
     chunk_matrix = np.vstack([vectors[d.source][0] for d in docs] or [empty])
     unit_matrix = np.vstack([vectors[d.source][1] for d in docs] or [empty])

@@ -181,9 +181,9 @@ class Selector:
 
     def _learned(self, question: str, found: list[Candidate]) -> tuple[Candidate, float]:
         scored = self.score(question, found)
-        probs = self.combiner.probabilities(scored)
-        j = int(np.argmax(probs))
-        return scored[j], round(float(self.combiner.calibrate(probs[j])), 4)
+        logits = self.combiner.logits(scored)
+        j = int(np.argmax(logits))
+        return scored[j], round(float(self.combiner.calibrate(logits[j])), 4)
 
     def _maybe_merge(self, question: str, unit: Unit, coverage: float,
                      expectation: answer_type.Expectation) -> tuple[int, int]:

@@ -96,11 +96,9 @@ class _Model:
         import torch
         from peft import LoraConfig, get_peft_model
 
-        from .scorer import load_base
+        from .scorer import fingerprint, load_base
 
         self.tokenizer, base = load_base(model_dir)
-        from .scorer import fingerprint
-
         self.fingerprint = fingerprint(base)
         config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout,
                             target_modules=r".*encoder.*\.(query|key|value|dense)")
@@ -235,12 +233,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    import torch
-
     from . import embedding
     from .scorer import SCORER_DIR
 
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     paragraphs = [p for f in args.data for p in squad.load(f)]
     groups = build_groups(paragraphs, args.in_paragraph, args.cross, args.seed)
     if args.max_questions:
