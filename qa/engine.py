@@ -182,7 +182,7 @@ class QA:
         if only is not None:
             if only not in idx.documents:
                 raise KeyError(f"No document named {only!r}; known: {', '.join(idx.documents)}")
-            allowed = np.array([c.id for c in idx.chunks if c.source == only], dtype=np.int64)
+            allowed = idx.chunk_ids(only)
         ranking = retrieval.rank(idx, selector.bm25, lexical, qvec, mode, self.settings, allowed)
         return _Search(idx, selector, qvec, lexical, ranking)
 

@@ -19,7 +19,7 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
@@ -67,6 +67,29 @@ class Index:
     chunk_vectors: faiss.Index
     unit_vectors: faiss.Index
     chunk_units: list[list[int]]  # ids of the quote units overlapping each chunk
+    source_chunks: dict[str, np.ndarray] = field(default_factory=dict)  # chunk ids of each document
+    role_units: dict[str, list[int]] = field(default_factory=dict)  # unit ids of each layout role, in order
+
+    def __post_init__(self):
+        # Looked up per question (only=, page questions): computed once here, not by a scan per question.
+        if not self.source_chunks:
+            by_source: dict[str, list[int]] = {}
+            for c in self.chunks:
+                by_source.setdefault(c.source, []).append(c.id)
+            self.source_chunks = {s: np.asarray(ids, dtype=np.int64) for s, ids in by_source.items()}
+        if not self.role_units:
+            for u in self.units:
+                if u.role:
+                    self.role_units.setdefault(u.role, []).append(u.id)
+
+    def chunk_ids(self, source: str) -> np.ndarray:
+        """Ids of the chunks of one document (empty when it has none)."""
+        return self.source_chunks.get(source, np.zeros(0, dtype=np.int64))
+
+    @property
+    def approximate(self) -> bool:
+        """True when chunks are searched with an approximate (HNSW) index."""
+        return isinstance(self.chunk_vectors, faiss.IndexHNSW)
 
 
 def versions() -> dict:
@@ -87,6 +110,7 @@ def expected_manifest(docs_dir: Path, settings: Settings, model_name: str | None
         "format": FORMAT,
         "model": embedding.model_id(model_name),
         "settings": settings.index_key() | {"max_quote_chars": settings.max_quote_chars},
+        "search": settings.search_key(),
         "versions": versions(),
         "documents": source_hashes(docs_dir),
     }
@@ -135,7 +159,7 @@ def load(index_dir: Path, expected: dict) -> tuple[Index | None, str]:
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None, "manifest unreadable"
-    for key in ("format", "model", "settings", "versions", "documents"):
+    for key in ("format", "model", "settings", "search", "versions", "documents"):
         if manifest.get(key) != expected[key]:
             return None, f"stale ({key} changed)"
     for name in FILES:
@@ -189,7 +213,8 @@ def build(index_dir: Path, docs: list[Document], expected: dict, settings: Setti
     show = progress or len(chunks) > 500
     dim = embedding.dimension(model)
     chunk_matrix, unit_matrix = _document_vectors(index_dir, docs, chunks, units, expected, model, show, dim)
-    chunk_vectors, unit_vectors = _flat_index(chunk_matrix, dim), _flat_index(unit_matrix, dim)
+    # Only chunks are searched; unit vectors are read by id (qa.quoting), so they stay a flat store.
+    chunk_vectors, unit_vectors = search_index(chunk_matrix, dim, settings), _flat_index(unit_matrix, dim)
     manifest = expected | {"dimension": dim, "chunks": len(chunks), "units": len(units),
                            "built": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     try:
@@ -315,6 +340,19 @@ def _write(index_dir: Path, manifest: dict, documents: dict, chunks: list[Chunk]
         ) from None
     _remove_old_builds(index_dir, keep=path.name)
     return path
+
+
+def search_index(vectors: np.ndarray, dim: int, settings: Settings) -> faiss.Index:
+    """Exact inner-product search up to `settings.ann_threshold` vectors, HNSW above it, where exact
+    search costs more than a few ms per question (README, "Many documents"). Vectors are normalized,
+    so inner product is cosine either way."""
+    if len(vectors) <= settings.ann_threshold:
+        return _flat_index(vectors, dim)
+    idx = faiss.IndexHNSWFlat(dim, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+    idx.hnsw.efConstruction = settings.hnsw_ef_construction
+    idx.hnsw.efSearch = settings.hnsw_ef_search
+    idx.add(vectors)
+    return idx
 
 
 def _flat_index(vectors: np.ndarray, dim: int) -> faiss.Index:

@@ -213,8 +213,9 @@ class Selector:
 def _units_of_role(index: Index, asked: layout.Asked, only: str | None = None) -> list[int]:
     """Ids of the lines with the asked-for role; with an ordinal (第一张, last), only that one per document."""
     by_source: dict[str, list[int]] = {}
-    for unit in index.units:
-        if unit.role == asked.role and (only is None or unit.source == only):
+    for uid in index.role_units.get(asked.role, ()):  # the lines of that role only, not every unit
+        unit = index.units[uid]
+        if only is None or unit.source == only:
             by_source.setdefault(unit.source, []).append(unit.id)
     if not asked.ordinal:
         return [uid for ids in by_source.values() for uid in ids]

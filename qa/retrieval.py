@@ -27,26 +27,43 @@ class Scored:
     score: float
 
 
-def dense_ranking(index: Index, query_vector: np.ndarray, n: int, allowed: np.ndarray | None = None) -> list[Scored]:
-    if index.chunk_vectors.ntotal == 0 or (allowed is not None and not len(allowed)):
+def dense_ranking(index: Index, query_vector: np.ndarray, n: int, allowed: np.ndarray | None = None,
+                  ef_search: int | None = None) -> list[Scored]:
+    """The `n` chunks closest to `query_vector` (of `allowed` alone, if given). `ef_search`: the HNSW
+    candidate list when the index is approximate (Settings.hnsw_ef_search)."""
+    vectors = index.chunk_vectors
+    if vectors.ntotal == 0 or (allowed is not None and not len(allowed)):
         return []
-    params = None
-    if allowed is not None:  # only these chunks (one document): FAISS filters while it searches
-        params = faiss.SearchParameters()
-        params.sel = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
-    scores, ids = index.chunk_vectors.search(query_vector.reshape(1, -1), min(n, index.chunk_vectors.ntotal),
-                                             params=params)
+    q = query_vector.reshape(1, -1).astype(np.float32, copy=False)
+    if index.approximate:
+        params = faiss.SearchParametersHNSW()
+        params.efSearch = max(ef_search or vectors.hnsw.efSearch, n)
+        if allowed is not None:
+            # One document among many: HNSW's graph walk rarely reaches a small allowed set, so score
+            # its chunks exactly instead — as many as the document has, whatever the corpus size.
+            ids = np.asarray(allowed, dtype=np.int64)
+            scores = vectors.reconstruct_batch(ids) @ q[0]
+            order = np.argsort(-scores, kind="stable")[:n]
+            return [Scored(int(ids[j]), float(scores[j])) for j in order]
+    else:
+        params = None
+        if allowed is not None:  # only these chunks (one document): FAISS filters while it searches
+            params = faiss.SearchParameters()
+            params.sel = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+    scores, ids = vectors.search(q, min(n, vectors.ntotal), params=params)
     return [Scored(int(i), float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
 
 
 def bm25_ranking(bm25: BM25Index, question: str, n: int, allowed: np.ndarray | None = None) -> list[Scored]:
     scores = bm25.scores(question)
-    if allowed is not None:
-        mask = np.zeros(len(scores), dtype=bool)
-        mask[np.asarray(allowed, dtype=np.int64)] = True
-        scores = np.where(mask, scores, 0.0)
-    order = np.argsort(-scores, kind="stable")[:n]
-    return [Scored(int(i), float(scores[i])) for i in order if scores[i] > 0]
+    ids = np.arange(len(scores)) if allowed is None else np.asarray(allowed, dtype=np.int64)
+    scores = scores[ids] if allowed is not None else scores
+    if len(scores) > n:  # the top n without sorting every chunk: O(chunks), not O(chunks log chunks)
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.lexsort((top, -scores[top]))]  # best first, ties by id as the stable sort had them
+    else:
+        top = np.argsort(-scores, kind="stable")
+    return [Scored(int(ids[j]), float(scores[j])) for j in top if scores[j] > 0]
 
 
 def fuse(dense: list[Scored], lexical: list[Scored], weight: float, rrf_k: int) -> list[Scored]:
@@ -65,11 +82,12 @@ def rank(index: Index, bm25: BM25Index, question: str, query_vector: np.ndarray,
     (for an English question, the Chinese words the cross-lingual bridge found for it)."""
     mode = RetrievalMode.from_str(mode)
     n = settings.candidates
+    ef = settings.hnsw_ef_search
     if mode is RetrievalMode.DENSE:
-        return dense_ranking(index, query_vector, n, allowed)
+        return dense_ranking(index, query_vector, n, allowed, ef)
     if mode is RetrievalMode.BM25:
         return bm25_ranking(bm25, question, n, allowed)
-    return fuse(dense_ranking(index, query_vector, n, allowed), bm25_ranking(bm25, question, n, allowed),
+    return fuse(dense_ranking(index, query_vector, n, allowed, ef), bm25_ranking(bm25, question, n, allowed),
                 settings.fusion_weight, settings.rrf_k)
 
 
