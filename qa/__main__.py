@@ -65,9 +65,9 @@ def cmd_ask(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from . import evaluate
+    from .eval import run
 
-    return evaluate.run(args)
+    return run(args)
 
 
 def cmd_train(args) -> int:
@@ -99,9 +99,9 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print Answer.to_dict() as JSON")
     ask.add_argument("--k", type=int, default=None, help="how many supporting passages to show")
     ev = sub.add_parser("eval", help="evaluate on a question set, with baselines")
-    from . import evaluate
+    from .eval import add_arguments
 
-    evaluate.add_arguments(ev)
+    add_arguments(ev)
     tr = sub.add_parser("train", help="train the answer scorer on SQuAD-format files")
     from . import train
 

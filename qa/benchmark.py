@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .evaluate import percentile
+from .eval.metrics import percentile
 from .settings import PROJECT_DIR
 
 

@@ -43,7 +43,7 @@ def collect(engine, questions, cross) -> list:
 def run(args) -> int:
     from . import QA
     from .combiner import fit, scorer_fingerprint
-    from .evaluate import parse_questions, squad_questions
+    from .eval.questions import parse_questions, squad_questions
     from .scorer import load_shared
 
     def log(msg: str) -> None:

@@ -62,7 +62,7 @@ def test_training_groups_hold_the_answer_sentence_and_harder_negatives():
 
 
 def test_eval_squad_turns_paragraphs_into_documents(tmp_path):
-    from qa.evaluate import squad_questions
+    from qa.eval.questions import squad_questions
 
     questions = squad_questions(TINY, 0.0, tmp_path)
     assert len(questions) == 5 and all(q.answerable for q in questions)

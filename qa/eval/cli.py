@@ -1,0 +1,178 @@
+"""The command line of `python -m qa eval`: its arguments, and one run from questions to report.
+
+A run reads the questions (the question file, or a SQuAD file turned into a temporary folder
+of documents), builds the systems over one index folder (a fresh temporary one unless
+`--index` is given, so the build time is real), asks every question of every system,
+summarises, optionally sweeps settings, then prints the tables and writes `--json` and
+`--plot`. `--followups` runs the follow-up eval instead.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from ..settings import PROJECT_DIR, Settings
+from . import followups
+from .questions import QuestionFileError, Split, locate_answers, parse_questions, squad_questions
+from .report import EvalReport, QuestionRow, plot_thresholds, render_report, write_json
+from .results import run_system, system_report
+from .sweep import sweep_settings
+from .systems import DEFAULT_SYSTEMS, SQUAD_SYSTEMS, SystemName, build_systems
+
+_SYSTEM_NAMES = ",".join(s.value for s in SystemName)
+
+
+def _systems_arg(value: str) -> list[SystemName]:
+    names = [s.strip() for s in value.split(",") if s.strip()]
+    unknown = [s for s in names if s not in {m.value for m in SystemName}]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown system(s) {unknown or value!r}; choose from {_SYSTEM_NAMES}")
+    return [SystemName(s) for s in dict.fromkeys(names)]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--questions", type=Path, default=PROJECT_DIR / "eval" / "questions.jsonl",
+                        help="JSON-lines question file (default: eval/questions.jsonl)")
+    parser.add_argument("--docs", type=Path, default=PROJECT_DIR / "seeds", help="article folder (default: seeds)")
+    parser.add_argument("--index", type=Path, default=None,
+                        help="index folder (default: a fresh temporary folder, deleted afterwards, so the "
+                             "build time is measured)")
+    parser.add_argument("--split", choices=("dev", "test", "all"), default="all",
+                        help="questions to evaluate (default: all, reported per split)")
+    parser.add_argument("--systems", type=_systems_arg, default=None,
+                        help=f"comma-separated systems to compare, from {_SYSTEM_NAMES} (default: "
+                             f"{','.join(s.value for s in DEFAULT_SYSTEMS)}; with --squad: "
+                             f"{','.join(s.value for s in SQUAD_SYSTEMS)})")
+    parser.add_argument("--squad", type=Path, default=None,
+                        help="evaluate on a SQuAD-format file instead: each paragraph becomes a document of a "
+                             "temporary folder; --holdout of them are withheld and their questions must be declined")
+    parser.add_argument("--holdout", type=float, default=0.2, help="share of paragraphs withheld (with --squad)")
+    parser.add_argument("--followups", type=Path, default=None,
+                        help="evaluate follow-up questions instead (JSON lines of conversations, e.g. "
+                             "eval/followups.jsonl over --docs eval/followup-docs)")
+    parser.add_argument("--limit", type=int, default=None, help="evaluate at most this many questions per split")
+    parser.add_argument("--json", type=Path, default=None, help="write metrics and per-question results here")
+    parser.add_argument("--plot", type=Path, default=None, help="write the hybrid threshold plot (PNG) here")
+    parser.add_argument("--sweep", action="store_true",
+                        help="also sweep chunk_size/chunk_overlap/fusion_weight on the dev split (slower)")
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _temporary_index(args: argparse.Namespace) -> Path | None:
+    """A fresh index folder to delete afterwards, unless `--index` names one."""
+    return None if args.index else Path(tempfile.mkdtemp(prefix="qa-eval-index-"))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate; 0 when it ran (quality is reported, not asserted), 2 on a bad
+    question file, 1 when the engine cannot be built."""
+    if args.followups:
+        return _run_followups(args)
+    squad_docs = None
+    try:
+        if args.squad:
+            from ..squad import SquadFormatError
+
+            squad_docs = Path(tempfile.mkdtemp(prefix="qa-eval-squad-"))
+            args.docs = squad_docs
+            try:
+                questions = squad_questions(args.squad, args.holdout, squad_docs)
+            except SquadFormatError as exc:
+                shutil.rmtree(squad_docs, ignore_errors=True)
+                _log(f"error: malformed SQuAD file: {exc}")
+                return 2
+        else:
+            questions = parse_questions(args.questions)
+    except QuestionFileError as exc:
+        _log(f"error: malformed question file: {exc}")
+        return 2
+    except OSError as exc:
+        _log(f"error: cannot read question file {args.questions}: {exc.strerror or exc}")
+        return 2
+    if args.systems is None:
+        args.systems = list(SQUAD_SYSTEMS if args.squad else DEFAULT_SYSTEMS)
+    if args.limit:
+        questions = [q for split in Split for q in [q for q in questions if q.split is split][: args.limit]]
+    if args.split != "all":
+        questions = [q for q in questions if q.split is Split(args.split)]
+        if not questions:
+            _log(f"error: no '{args.split}' questions in {args.questions}")
+            return 2
+    if args.plot and SystemName.HYBRID not in args.systems:
+        _log("error: --plot draws the hybrid system; add hybrid to --systems")
+        return 2
+
+    try:
+        from ..text import load_documents
+    except ImportError as exc:
+        _log(f"error: the answer engine is not usable: {exc}")
+        return 1
+
+    settings = Settings()
+    documents = {d.source: d.text for d in load_documents(args.docs)}
+    gold = locate_answers(questions, documents)
+    missing = [q.id for q in questions if q.answerable and not gold[q.id].spans]
+    if missing:
+        _log(f"warning: expected answer not found in any cleaned document for: {', '.join(missing)}")
+
+    temp_index = _temporary_index(args)
+    try:
+        systems = build_systems(args.systems, args.docs, args.index or temp_index, settings, documents, _log)
+        results, reports = {}, {}
+        for system in systems:
+            _log(f"evaluating {system.name} on {len(questions)} questions ...")
+            results[system.name] = run_system(system, questions, gold, documents)
+            reports[system.name] = system_report(system, questions, results[system.name])
+        sweep = None
+        if args.sweep:
+            dev = [q for q in questions if q.split is Split.DEV]
+            if dev:
+                _log(f"sweeping settings on {len(dev)} dev questions ...")
+                sweep = tuple(sweep_settings(settings, args.docs, dev, gold, documents, _log))
+            else:
+                _log("warning: --sweep needs dev questions; skipped")
+    finally:
+        if temp_index is not None:
+            shutil.rmtree(temp_index, ignore_errors=True)
+        if squad_docs is not None:
+            shutil.rmtree(squad_docs, ignore_errors=True)
+
+    report = EvalReport(
+        questions_file=str(args.squad or args.questions), docs=str(args.squad or args.docs), split=args.split,
+        holdout=args.holdout if args.squad else None, settings=settings, systems=reports,
+        questions=tuple(QuestionRow(q, {name: res[q.id] for name, res in results.items()}) for q in questions),
+        sweep=sweep,
+    )
+    print(render_report(report))
+    if args.json:
+        write_json(args.json, report.to_dict())
+        _log(f"wrote {args.json}")
+    if args.plot:
+        plot_thresholds(report, args.plot)
+        _log(f"wrote {args.plot}")
+    return 0
+
+
+def _run_followups(args: argparse.Namespace) -> int:
+    from .. import QA
+
+    temp_index = _temporary_index(args)
+    try:
+        engine = QA(docs=str(args.docs), index_dir=str(args.index or temp_index))
+        report = followups.run(engine, args.followups)
+    except ValueError as exc:
+        _log(f"error: {exc}")
+        return 2
+    finally:
+        if temp_index is not None:
+            shutil.rmtree(temp_index, ignore_errors=True)
+    print(followups.render(report))
+    if args.json:
+        write_json(args.json, report.to_dict())
+    return 0
