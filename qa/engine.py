@@ -17,6 +17,7 @@ import numpy as np
 
 from . import crosslingual, embedding, index as index_mod, retrieval, text
 from .conversation import FollowUps, Turn
+from .watch import FolderWatch
 from .lexical import BM25Index
 from .quoting import Selector
 from .settings import PROJECT_DIR, RetrievalMode, ScorerKind, Settings, default_model_name
@@ -61,6 +62,7 @@ class QA:
         self._signature = None
         self._lexicon: crosslingual.Lexicon | None = None  # built on the first English question
         self.followups = FollowUps(self._similarity)
+        self._watch = FolderWatch(self.docs_dir)
         if not self.docs_dir.is_dir():
             raise FileNotFoundError(f"The documents folder {self.docs_dir} does not exist.")
         self._refresh(force=True)
@@ -68,8 +70,7 @@ class QA:
     # -- the index ---------------------------------------------------------------------------
 
     def _docs_signature(self):
-        stats = ((p, p.stat()) for p in text.document_paths(self.docs_dir))
-        return tuple((p.as_posix(), st.st_mtime_ns, st.st_size) for p, st in stats)
+        return self._watch.signature()  # bounded per question however many documents (qa/watch.py)
 
     def _refresh(self, force: bool = False) -> None:
         """Load the index, rebuilding it first if the documents or settings changed."""

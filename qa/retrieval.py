@@ -34,6 +34,9 @@ def dense_ranking(index: Index, query_vector: np.ndarray, n: int, allowed: np.nd
     vectors = index.chunk_vectors
     if vectors.ntotal == 0 or (allowed is not None and not len(allowed)):
         return []
+    # One query vector: OpenMP threads only add wake-up waits (30,000 vectors: 36 ms with 2 threads,
+    # 1.4 ms with 1 on this busy 2-core machine). The setting is per thread, so it is made per search.
+    faiss.omp_set_num_threads(1)
     q = query_vector.reshape(1, -1).astype(np.float32, copy=False)
     if index.approximate:
         params = faiss.SearchParametersHNSW()
