@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench eval browser clean
+.PHONY: run test bench bench-scale eval browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ test: $(STAMP) browser
 
 bench: $(STAMP)
 	$(PY) -m qa.benchmark --json docs/benchmark.json
+
+# Growth with the corpus (50k to 1M characters of ../shared/data paragraphs); results kept in
+# artifacts/bench-scale/, the 1M build takes many minutes here.
+bench-scale: $(STAMP)
+	$(PY) -m qa.bench_scale --json docs/bench-scale.json --plot docs/scale.png
 
 eval: $(STAMP)
 	$(PY) -m qa eval --json docs/eval.json --plot docs/threshold.png
