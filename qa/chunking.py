@@ -1,15 +1,16 @@
 """Chunking: split cleaned documents into overlapping chunks that know their offsets."""
 from __future__ import annotations
 
-from langchain_text_splitters import RecursiveCharacterTextSplitter
-
 from .types import Chunk, Document
 
 # Paragraph, line, sentence ends, then clauses: a chunk breaks at the largest unit that fits.
 SEPARATORS = ["\n\n", "\n", "。", "！", "？", "；", "，", "、", ""]
 
 
-def splitter(chunk_size: int, chunk_overlap: int) -> RecursiveCharacterTextSplitter:
+def splitter(chunk_size: int, chunk_overlap: int):
+    """langchain's recursive splitter, imported here: only index builds need it (1 s of imports)."""
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
     return RecursiveCharacterTextSplitter(
         chunk_size=chunk_size,
         chunk_overlap=chunk_overlap,

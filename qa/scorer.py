@@ -8,7 +8,8 @@ it was trained on, and loading it onto another base is a clear error.
 
 `CrossScorer.score(question, sentences)` returns one logit per sentence (higher = more
 likely to answer). The LoRA weights are merged into the base at load, so inference is
-a plain encoder pass.
+a plain encoder pass. `load_shared` serves it in torch or as a verified ONNX export
+(`qa.onnx_export`, `qa.onnx_run`), which needs no torch once built.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ import numpy as np
 SCORER_DIR = Path(__file__).resolve().parent / "models" / "answer-scorer"
 CONFIG = "scorer.json"
 HEAD = "head.safetensors"
+ADAPTER = "adapter_model.safetensors"
 QUERY_PREFIX, PASSAGE_PREFIX = "query: ", "passage: "  # e5's own prompts, kept for the pair
 
 
@@ -84,7 +86,7 @@ def pair_inputs(tokenizer, question: str, sentences: list[str], max_length: int)
 class CrossScorer:
     """Scores (question, sentence) pairs with the trained adapter merged into the base model."""
 
-    def __init__(self, model_dir: Path, base_label: str, folder: Path = SCORER_DIR, int8: bool = False):
+    def __init__(self, model_dir: Path, base_label: str, folder: Path = SCORER_DIR):
         import torch
         from peft import PeftModel
         from safetensors.torch import load_file
@@ -104,10 +106,7 @@ class CrossScorer:
             raise ScorerError(f"The answer scorer in {folder} cannot be loaded ({type(exc).__name__}: {exc}); "
                               "restore it from git or retrain it.") from None
         self.tokenizer = tokenizer
-        encoder = encoder.eval()
-        if int8:  # dynamic int8 quantization of every Linear layer (torch's own, no export step)
-            encoder = torch.ao.quantization.quantize_dynamic(encoder, {torch.nn.Linear}, dtype=torch.qint8)
-        self.encoder = encoder
+        self.encoder = encoder.eval()
         self.weight, self.bias = head["weight"], head["bias"]
         self._torch = torch
         self._lock = threading.Lock()  # HF fast tokenizers are not safe to share across threads
@@ -124,16 +123,35 @@ class CrossScorer:
             return (pooled @ self.weight.T + self.bias).squeeze(-1).float().numpy()
 
 
-_shared: dict[str, "CrossScorer"] = {}
+_shared: dict[str, object] = {}
 _shared_lock = threading.Lock()
 
 
-def load_shared(folder: Path = SCORER_DIR, int8: bool = False) -> CrossScorer:
-    """The process-wide scorer for `folder`, loaded once (on the rebuilt e5-small it was trained on)."""
+def load_shared(folder: Path = SCORER_DIR, runtime=None):
+    """The process-wide scorer for `folder` in `runtime` (a `Runtime`; None: the Settings default),
+    loaded once, on the rebuilt e5-small it was trained on."""
     from . import embedding
+    from .settings import Runtime, Settings
 
-    key = f"{folder}|{int8}"
+    runtime = Runtime.from_str(runtime or Settings().scorer_runtime)
+    key = f"{folder}|{runtime.value}"
     with _shared_lock:
         if key not in _shared:
-            _shared[key] = CrossScorer(embedding.ensure_default_model(), embedding.model_id(None), folder, int8)
+            model_dir, label = embedding.ensure_default_model(), embedding.base_model_id()
+
+            def torch_scorer() -> CrossScorer:
+                return CrossScorer(model_dir, label, folder)
+
+            if runtime is Runtime.TORCH:
+                _shared[key] = torch_scorer()
+            else:
+                from .onnx_export import ensure_scorer
+                from .onnx_run import OnnxCrossScorer
+
+                config = ScorerConfig.read(folder)
+                if config.base_model != label:
+                    raise ScorerError(f"The answer scorer in {folder} was trained on {config.base_model!r}, "
+                                      f"but the engine uses {label!r}; retrain it with `python -m qa train`.")
+                path = ensure_scorer(folder, model_dir, runtime, torch_scorer)
+                _shared[key] = OnnxCrossScorer(path, model_dir / "tokenizer.json", config)
         return _shared[key]

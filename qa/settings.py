@@ -44,6 +44,15 @@ class ScorerKind(_Choice):
     RULES = "rules"  # the hand-weighted sum of the first engine (kept for comparison)
 
 
+class Runtime(_Choice):
+    """Model runtime: how a model (the embedding encoder, the cross-encoder) runs."""
+
+    ONNX_INT8 = "onnx-int8"  # ONNX Runtime with dynamic int8 weights: no torch at query time, smallest
+    ONNX_MIXED = "onnx-mixed"  # ONNX Runtime, int8 word-embedding table, fp32 layers: a third of fp32's size
+    ONNX_FP32 = "onnx-fp32"  # ONNX Runtime in fp32 (the same numbers as torch): no torch at query time
+    TORCH = "torch"  # transformers / sentence-transformers in fp32: the reference
+
+
 # Threshold per scorer, from the tuning data only. learned: the best mean of the balanced accuracies
 # (mean of HasAns and NoAns) of CMRC's tuning half and the article's dev split, so neither domain
 # dominates (README, "How the defaults were chosen"); rules: best balanced on the article's dev split.
@@ -88,8 +97,13 @@ class Settings:
     scorer: ScorerKind = ScorerKind.LEARNED
     # Candidate sentences (best by the rule score) that the cross-encoder rereads per question.
     rerank_candidates: int = 6
-    # Run the cross-encoder with dynamic int8 weights (faster on CPU; fp32 when False).
-    scorer_int8: bool = False
+    # How the embedding encoder runs. int8 embeddings agree with fp32 at cosine 0.997 on average
+    # and answer as well (README, "Speed and memory"); the bundled model only, others run in torch.
+    encoder_runtime: Runtime = Runtime.ONNX_INT8
+    # How the cross-encoder runs. Not int8: int8 layers changed its choice among the candidates for
+    # about one question in six (README, "Speed and memory"); an int8 word-embedding table (mixed)
+    # changed none of 60 and loads a third of fp32's bytes.
+    scorer_runtime: Runtime = Runtime.ONNX_MIXED
     # BM25 tokens: "bigram" (character unigrams + bigrams) or "jieba" (words).
     bm25_tokens: str = "bigram"
     # Retrieval: passages returned with an answer, and candidates each ranker contributes.
@@ -134,6 +148,8 @@ class Settings:
 
     def __post_init__(self):
         object.__setattr__(self, "scorer", ScorerKind.from_str(self.scorer))
+        object.__setattr__(self, "encoder_runtime", Runtime.from_str(self.encoder_runtime))
+        object.__setattr__(self, "scorer_runtime", Runtime.from_str(self.scorer_runtime))
 
     @property
     def active_threshold(self) -> float:
@@ -143,6 +159,7 @@ class Settings:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["scorer"] = self.scorer.value
+        d["encoder_runtime"], d["scorer_runtime"] = self.encoder_runtime.value, self.scorer_runtime.value
         d["active_threshold"] = self.active_threshold
         return d
 

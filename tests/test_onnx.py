@@ -1,0 +1,75 @@
+"""The ONNX forms of both models: they agree with torch, a half-written export is never loaded,
+and answering with them imports no torch."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from qa import embedding, onnx_export, scorer
+from qa.settings import PROJECT_DIR, Runtime
+from support.varied_texts import varied_texts
+
+pytestmark = pytest.mark.slow
+
+QUESTION = "云雾镇共有多少亩茶园？"
+SENTENCES = ["全镇共有茶园三千亩，年产干茶一百二十吨。", "镇上的茶叶合作社成立于2015年。", "这座大桥全长八百米。",
+             "云雾镇位于山区北部。"]
+
+
+def test_int8_encoder_embeds_like_the_fp32_model(model):
+    texts = varied_texts()
+    int8 = embedding.load_model(runtime=Runtime.ONNX_INT8)
+    cos = (int8.passages(texts) * embedding.encode_passages(model, texts)).sum(axis=1)
+    assert cos.mean() >= 0.99, cos.mean()
+    q_cos = (int8.queries(texts[:50]) * embedding.encode_queries(model, texts[:50])).sum(axis=1)
+    assert q_cos.mean() >= 0.99, q_cos.mean()
+
+
+def test_int8_vectors_get_an_index_of_their_own():
+    """int8 and fp32 vectors are never mixed in one index: the manifest's model label differs."""
+    assert embedding.model_id(None, Runtime.ONNX_INT8) != embedding.model_id(None, Runtime.TORCH)
+    assert embedding.model_id(None, Runtime.ONNX_FP32) == embedding.model_id(None, Runtime.TORCH)
+
+
+def test_onnx_scorer_scores_like_torch():
+    torch_logits = scorer.load_shared(runtime=Runtime.TORCH).score(QUESTION, SENTENCES)
+    for runtime in (Runtime.ONNX_MIXED, Runtime.ONNX_FP32):
+        logits = scorer.load_shared(runtime=runtime).score(QUESTION, SENTENCES)
+        assert logits.shape == (4,) and logits.argmax() == torch_logits.argmax() == 0
+        assert np.abs(logits - torch_logits).max() < 0.1, runtime
+
+
+def test_a_half_written_or_unverified_export_is_not_used(tmp_path, monkeypatch):
+    monkeypatch.setattr(onnx_export, "onnx_dir", lambda: tmp_path / "onnx")
+    path = onnx_export.model_file("encoder", "k", Runtime.ONNX_INT8)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\x08\x01 truncated")  # a crash mid-copy: no marker
+    assert not onnx_export.is_verified(path)
+    record = onnx_export.ExportRecord("encoder", "onnx-int8", "k", 0.997, 0.0, 1.0)
+    path.with_suffix(".json").write_text(json.dumps(record.to_dict() | {"bytes": 999}))
+    assert not onnx_export.is_verified(path), "a size other than the recorded one means a damaged file"
+    path.with_suffix(".json").write_text(json.dumps(record.to_dict() | {"bytes": path.stat().st_size}))
+    assert onnx_export.is_verified(path)
+
+
+def test_a_disagreeing_export_is_refused_with_a_clear_message(tmp_path, monkeypatch):
+    """The int8 cross-encoder does not pass verification: asking for it says so and what to use."""
+    monkeypatch.setattr(onnx_export, "MIN_INT8_LOGIT_CORRELATION", 1.01)  # no export can pass
+    monkeypatch.setattr(onnx_export, "onnx_dir", lambda: tmp_path / "onnx")
+    with pytest.raises(onnx_export.ExportError, match="disagrees with torch.*'torch'"):
+        scorer.load_shared(runtime=Runtime.ONNX_INT8)
+    assert not list((tmp_path / "onnx").glob("*.json")), "nothing is marked verified"
+    assert not list((tmp_path / "onnx").glob("*.onnx*")), "no unverified model file is left behind"
+
+
+def test_answering_imports_no_torch():
+    code = ("import sys, qa; a = qa.answer('赫章县有多少个贫困村脱贫出列？'); "
+            "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers', 'sklearn', 'gradio', "
+            "'matplotlib', 'peft', 'langchain_text_splitters') if m in sys.modules]; "
+            "print(a.found, heavy)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "True []", out.stdout
