@@ -92,18 +92,28 @@ def build_groups(paragraphs: list[squad.SquadParagraph], in_paragraph: int, cros
 class _Model:
     """e5 encoder with LoRA, mean pooling and a linear head (training form of CrossScorer)."""
 
-    def __init__(self, model_dir: Path, rank: int, alpha: int, dropout: float):
+    def __init__(self, model_dir: Path, rank: int, alpha: int, dropout: float, resume: Path | None = None):
         import torch
-        from peft import LoraConfig, get_peft_model
+        from peft import LoraConfig, PeftModel, get_peft_model
+        from safetensors.torch import load_file
 
-        from .scorer import fingerprint, load_base
+        from .scorer import HEAD, ScorerConfig, ScorerError, fingerprint, load_base
 
         self.tokenizer, base = load_base(model_dir)
         self.fingerprint = fingerprint(base)
+        self.head = torch.nn.Linear(base.config.hidden_size, 1)
+        if resume is not None:  # go on from a trained adapter and head (same base weights only)
+            if ScorerConfig.read(resume).base_fingerprint != self.fingerprint:
+                raise ScorerError(f"{resume} was trained on other base weights; it cannot be resumed here.")
+            self.encoder = PeftModel.from_pretrained(base, str(resume), is_trainable=True)
+            head = load_file(str(resume / HEAD))
+            with torch.no_grad():
+                self.head.weight.copy_(head["weight"])
+                self.head.bias.copy_(head["bias"])
+            return
         config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout,
                             target_modules=r".*encoder.*\.(query|key|value|dense)")
         self.encoder = get_peft_model(base, config)
-        self.head = torch.nn.Linear(base.config.hidden_size, 1)
         torch.nn.init.normal_(self.head.weight, std=0.02)
         torch.nn.init.zeros_(self.head.bias)
 
@@ -141,14 +151,20 @@ class _Model:
 
 def train(groups: list[TrainGroup], out: Path, model_dir: Path, base_label: str, *, epochs: float = 1.0,
           questions_per_batch: int = 8, lr: float = 5e-4, rank: int = 16, alpha: int = 32, max_length: int = 128,
-          minutes: float | None = None, steps: int | None = None, seed: int = 0, save_every: int = 100, data_note: str = "") -> dict:
+          minutes: float | None = None, steps: int | None = None, seed: int = 0, save_every: int = 100, data_note: str = "",
+          resume: Path | None = None) -> dict:
     """Train and save the scorer to `out`; returns the record written to scorer.json['trained']."""
     import torch
     from tqdm import tqdm
 
     torch.manual_seed(seed)
     random.seed(seed)
-    model = _Model(model_dir, rank, alpha, dropout=0.05)
+    model = _Model(model_dir, rank, alpha, dropout=0.05, resume=resume)
+    before = {}
+    if resume is not None:
+        from .scorer import ScorerConfig
+
+        before = ScorerConfig.read(resume).trained
     params = model.parameters()
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     batches = [groups[i : i + questions_per_batch] for i in range(0, len(groups), questions_per_batch)]
@@ -159,6 +175,8 @@ def train(groups: list[TrainGroup], out: Path, model_dir: Path, base_label: str,
     record = {"data": data_note, "groups": len(groups), "group_size": 1 + len(groups[0].negatives),
               "questions_per_batch": questions_per_batch, "lr": lr, "lora_rank": rank, "lora_alpha": alpha,
               "seed": seed, "planned_steps": planned}
+    if before:
+        record["resumed_from"] = before  # the earlier run(s) this one continues
 
     def schedule(step: int) -> float:
         if step < warmup:
@@ -230,6 +248,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rank", type=int, default=16, help="LoRA rank")
     p.add_argument("--max-length", type=int, default=128, help="tokens of question + sentence")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", default=None, help="go on training a scorer folder (its adapter and head)")
 
 
 def run(args) -> int:
@@ -247,9 +266,10 @@ def run(args) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     note = ", ".join(Path(f).name for f in args.data)
     print(f"{len(groups)} training groups of {1 + len(groups[0].negatives)} sentences from {note}", flush=True)
-    record = train(groups, out, embedding.ensure_default_model(), embedding.model_id(None), epochs=args.epochs,
+    record = train(groups, out, embedding.ensure_default_model(), embedding.base_model_id(), epochs=args.epochs,
                    questions_per_batch=args.batch_questions, lr=args.lr, rank=args.rank,
-                   max_length=args.max_length, minutes=args.minutes, steps=args.steps, seed=args.seed, data_note=note)
+                   max_length=args.max_length, minutes=args.minutes, steps=args.steps, seed=args.seed, data_note=note,
+                   resume=Path(args.resume) if args.resume else None)
     size = sum(f.stat().st_size for f in out.iterdir())
     print(f"saved {out} ({size / 1e6:.1f} MB) after {record['steps']} steps in {record['seconds']} s", flush=True)
     return 0
