@@ -36,11 +36,12 @@ class ModelLoadError(RuntimeError):
 
 
 def model_id(name: str | None = None, runtime: Runtime | str | None = None) -> str:
-    """A stable label for the model, recorded in the index manifest. int8 vectors differ a little
-    from fp32 ones, so an int8 encoder has a label (and an index) of its own."""
+    """A stable label for the model, recorded in the index manifest. Quantized vectors differ a little
+    from fp32 ones, so a quantized encoder has a label (and an index) of its own."""
     name = name or default_model_name()
-    if name is None and _runtime(name, runtime) is Runtime.ONNX_INT8:
-        return DEFAULT_MODEL_ID + " [onnx-int8]"
+    runtime = _runtime(name, runtime)
+    if name is None and runtime in (Runtime.ONNX_INT8, Runtime.ONNX_MIXED):
+        return f"{DEFAULT_MODEL_ID} [{runtime.value}]"
     return name or DEFAULT_MODEL_ID
 
 

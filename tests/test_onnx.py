@@ -27,9 +27,10 @@ def test_int8_encoder_embeds_like_the_fp32_model(model):
     assert q_cos.mean() >= 0.99, q_cos.mean()
 
 
-def test_int8_vectors_get_an_index_of_their_own():
-    """int8 and fp32 vectors are never mixed in one index: the manifest's model label differs."""
-    assert embedding.model_id(None, Runtime.ONNX_INT8) != embedding.model_id(None, Runtime.TORCH)
+def test_quantized_vectors_get_an_index_of_their_own():
+    """Quantized and fp32 vectors are never mixed in one index: the manifest's model label differs."""
+    labels = {embedding.model_id(None, r) for r in (Runtime.ONNX_INT8, Runtime.ONNX_MIXED, Runtime.TORCH)}
+    assert len(labels) == 3
     assert embedding.model_id(None, Runtime.ONNX_FP32) == embedding.model_id(None, Runtime.TORCH)
 
 

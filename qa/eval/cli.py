@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ..settings import PROJECT_DIR, Settings
+from ..settings import PROJECT_DIR, Runtime, Settings
 from . import followups
 from .questions import QuestionFileError, Split, locate_answers, parse_questions, squad_questions
 from .report import EvalReport, QuestionRow, plot_thresholds, render_report, write_json
@@ -56,6 +56,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=None, help="evaluate at most this many questions per split")
     parser.add_argument("--json", type=Path, default=None, help="write metrics and per-question results here")
     parser.add_argument("--plot", type=Path, default=None, help="write the hybrid threshold plot (PNG) here")
+    parser.add_argument("--encoder-runtime", type=Runtime.from_str, default=None,
+                        help=f"how the embedding model runs ({', '.join(r.value for r in Runtime)}; default: "
+                             f"{Settings().encoder_runtime.value})")
+    parser.add_argument("--scorer-runtime", type=Runtime.from_str, default=None,
+                        help=f"how the cross-encoder runs (default: {Settings().scorer_runtime.value})")
     parser.add_argument("--sweep", action="store_true",
                         help="also sweep chunk_size/chunk_overlap/fusion_weight on the dev split (slower)")
 
@@ -114,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
         _log(f"error: the answer engine is not usable: {exc}")
         return 1
 
-    settings = Settings()
+    settings = Settings(encoder_runtime=args.encoder_runtime or Settings().encoder_runtime,
+                        scorer_runtime=args.scorer_runtime or Settings().scorer_runtime)
     documents = {d.source: d.text for d in load_documents(args.docs)}
     gold = locate_answers(questions, documents)
     missing = [q.id for q in questions if q.answerable and not gold[q.id].spans]

@@ -162,7 +162,7 @@ def build_systems(names: Sequence[SystemName], docs: Path, index_dir: Path, sett
     systems: list[System] = []
     for name in map(SystemName.from_str, names):
         if name is SystemName.NAIVE:
-            systems.append(NaiveRAG(documents, load_model(settings.model)))
+            systems.append(NaiveRAG(documents, load_model(settings.model, settings.encoder_runtime)))
         elif name is SystemName.RULES:
             systems.append(EngineSystem(engine(ScorerKind.RULES), RetrievalMode.HYBRID, name.value))
         elif name in (SystemName.SENTENCE_BM25, SystemName.SENTENCE_COSINE):
