@@ -233,6 +233,7 @@ def measure_size(size, work: Path, n_questions: int) -> SizeResult:
     build_s = engine.build_seconds or 0.0
     rss = _rss_mb()
     idx = engine.index
+    index_mb, cache_mb = _dir_mb(idx.path), _dir_mb(index_dir / "vectors")  # before adding replaces the build
     print(f"[{label}] built in {build_s:.0f} s; {len(idx.chunks)} chunks, {len(idx.units)} units, "
           f"{rss:.0f} MB resident", flush=True)
 
@@ -302,7 +303,7 @@ def measure_size(size, work: Path, n_questions: int) -> SizeResult:
     return SizeResult(
         label=label, paragraphs=len(corpus), characters=chars, build_s=round(build_s, 1),
         chars_per_s=round(chars / build_s) if build_s else 0, chunks=len(idx.chunks), units=len(idx.units),
-        index_mb=round(_dir_mb(idx.path), 1), vector_cache_mb=round(_dir_mb(index_dir / "vectors"), 1),
+        index_mb=round(index_mb, 1), vector_cache_mb=round(cache_mb, 1),
         rss_mb=round(rss), questions=len(questions),
         retrieve_p50_ms=round(percentile(retrieve_ms, 50), 1), retrieve_p95_ms=round(percentile(retrieve_ms, 95), 1),
         answer_p50_ms=round(percentile(answer_ms, 50), 1), answer_p95_ms=round(percentile(answer_ms, 95), 1),
