@@ -95,9 +95,8 @@ def build(runtime: str, docs: Path) -> dict:
     best = float("inf")
     for _ in range(2):
         with tempfile.TemporaryDirectory() as tmp:
-            t0 = time.perf_counter()
             engine = QA(docs=docs, index_dir=Path(tmp) / "index", settings=settings)
-            best = min(best, time.perf_counter() - t0)
+            best = min(best, engine.build_seconds)  # the build alone: reading, chunking, encoding, writing
     sentences = [engine.index.documents[u.source][u.start:u.end] for u in engine.index.units]
     st = SentenceTransformer(str(embedding.ensure_default_model()), device="cpu")
     st.encode(sentences[:8], prompt="passage: ")

@@ -27,7 +27,7 @@ import faiss
 import numpy as np
 
 from . import chunking, embedding, layout, text
-from .settings import Settings
+from .settings import ChunkVectors, Settings
 from .types import Chunk, Document
 
 log = logging.getLogger(__name__)
@@ -268,22 +268,40 @@ def _document_vectors(index_dir: Path, docs: list[Document], chunks: list[Chunk]
             pass  # not cached, or a damaged cache file: encode again
         missing.append(doc)
     if missing:
-        texts_c = [c.text for d in missing for c in by_doc_chunks.get(d.source, [])]
+        derive = expected["settings"].get("chunk_vectors") == ChunkVectors.DERIVED.value
+        texts_c = [] if derive else [c.text for d in missing for c in by_doc_chunks.get(d.source, [])]
         texts_u = [d.text[u.start : u.end] for d in missing for u in by_doc_units.get(d.source, [])]
         # Chunks and sentences in one call, longest first, so batches pad little.
         encoded = _encode_by_length(model, texts_c + texts_u, progress)
         cv_all, uv_all = encoded[: len(texts_c)], encoded[len(texts_c) :]
         ci = ui = 0
         for d in missing:
-            nc, nu = len(by_doc_chunks.get(d.source, [])), len(by_doc_units.get(d.source, []))
-            vectors[d.source] = (cv_all[ci : ci + nc], uv_all[ui : ui + nu])
-            ci, ui = ci + nc, ui + nu
+            d_chunks, d_units = by_doc_chunks.get(d.source, []), by_doc_units.get(d.source, [])
+            uv = uv_all[ui : ui + len(d_units)]
+            cv = _derived_chunk_vectors(d_chunks, d_units, uv, dim) if derive else cv_all[ci : ci + len(d_chunks)]
+            vectors[d.source] = (cv, uv)
+            ci, ui = ci + (0 if derive else len(d_chunks)), ui + len(d_units)
             _save_vectors(cache, keys[d.source], *vectors[d.source])
     _prune_cache(cache, set(keys.values()))
     empty = np.zeros((0, dim), np.float32)
     chunk_matrix = np.vstack([vectors[d.source][0] for d in docs] or [empty])
     unit_matrix = np.vstack([vectors[d.source][1] for d in docs] or [empty])
     return np.ascontiguousarray(chunk_matrix), np.ascontiguousarray(unit_matrix)
+
+
+def _derived_chunk_vectors(chunks: list[Chunk], units: list[Unit], unit_vectors: np.ndarray,
+                           dim: int) -> np.ndarray:
+    """Each chunk's vector from the sentences it holds: their vectors weighted by the characters they
+    share with the chunk, normalised (Settings.chunk_vectors = derived: one encode per sentence)."""
+    out = np.zeros((len(chunks), dim), np.float32)
+    position = {u.id: i for i, u in enumerate(units)}
+    for ci, ids in enumerate(_overlaps(chunks, units)):
+        for uid in ids:
+            u = units[position[uid]]
+            c = chunks[ci]
+            out[ci] += (min(c.end, u.end) - max(c.start, u.start)) * unit_vectors[position[uid]]
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.where(norms > 0, norms, 1.0)
 
 
 def _encode_by_length(model, texts: list[str], progress: bool) -> np.ndarray:
