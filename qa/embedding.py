@@ -119,7 +119,7 @@ def _load_onnx(runtime: Runtime):
     model_dir = _default_dir()
     try:
         path = ensure_encoder(model_dir, runtime)
-        return OnnxEncoder(path, model_dir / "tokenizer.json", MAX_TOKENS)
+        return OnnxEncoder(path, model_dir, MAX_TOKENS)
     except ExportError as exc:
         raise ModelLoadError(str(exc)) from None
 

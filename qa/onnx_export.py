@@ -232,7 +232,7 @@ def ensure_encoder(model_dir: Path, runtime: Runtime) -> Path:
         from .onnx_run import OnnxEncoder
 
         st = SentenceTransformer(str(model_dir), device="cpu")
-        ours = OnnxEncoder(path, model_dir / "tokenizer.json", st.max_seq_length)
+        ours = OnnxEncoder(path, model_dir, st.max_seq_length)
         cos = []
         for prompt, name in (("query: ", "query"), ("passage: ", "passage")):
             theirs = st.encode(list(VERIFY_TEXTS), prompt_name=name, normalize_embeddings=True)
@@ -279,7 +279,7 @@ def ensure_scorer(folder: Path, model_dir: Path, runtime: Runtime, load_torch) -
         from .onnx_run import OnnxCrossScorer
 
         scorer = torch_scorer()
-        ours = OnnxCrossScorer(path, model_dir / "tokenizer.json", scorer.config)
+        ours = OnnxCrossScorer(path, model_dir, scorer.config)
         a = np.concatenate([ours.score(q, [s]) for q, s in VERIFY_PAIRS])
         b = np.concatenate([scorer.score(q, [s]) for q, s in VERIFY_PAIRS])
         if runtime is not Runtime.ONNX_INT8:
@@ -297,3 +297,73 @@ def ensure_scorer(folder: Path, model_dir: Path, runtime: Runtime, load_torch) -
         raise ScorerError(f"The answer scorer in {folder} has no {Path(exc.filename).name}; restore it from "
                           "git or retrain it with `python -m qa train`.") from None
     return ensure("scorer", key, runtime, module, reference)
+
+
+# -- the tokenizer -------------------------------------------------------------------------------
+
+
+def ensure_tokenizer(model_dir: Path) -> Path | None:
+    """A sentencepiece model with `tokenizer.json`'s pieces, scores and normalisation map, built once
+    and used only when it gives the same ids as `tokenizer.json` on the verification texts and pairs
+    (at both lengths in use); None (use `tokenizer.json`) when it does not."""
+    path = onnx_dir() / f"tokenizer-{encoder_key(model_dir)}-v{EXPORT_VERSION}.spm"
+    if is_verified(path):
+        return path
+    failed = path.with_suffix(".failed")
+    if failed.exists():
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / ".export.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if is_verified(path):
+            return path
+        import time
+
+        from .onnx_run import JsonTokenizer, PieceTokenizer
+
+        t0 = time.perf_counter()
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(_piece_model(model_dir / "tokenizer.json"))
+        os.replace(tmp, path)
+        ours, theirs = PieceTokenizer(path), JsonTokenizer(model_dir / "tokenizer.json")
+        spaced = ("  两端有空格  ", "第一行\n\n第二行\u3000全角空格", "tab\tand   spaces")
+        texts = [p + t for t in VERIFY_TEXTS + spaced for p in ("query: ", "passage: ")]
+        pairs = [("query: " + q, "passage: " + s) for q, s in VERIFY_PAIRS] + [(t, u) for t in texts for u in texts[:4]]
+        same = all(np.array_equal(a, b) for n in (128, 512) for batch in (texts, pairs)
+                   for a, b in zip(ours.encode_batch(batch, n), theirs.encode_batch(batch, n)))
+        if not same:
+            path.unlink(missing_ok=True)
+            failed.write_text("sentencepiece ids differ from tokenizer.json's\n", encoding="utf-8")
+            log.warning("The sentencepiece tokenizer disagrees with tokenizer.json; using tokenizer.json")
+            return None
+        _write_marker(path, ExportRecord("tokenizer", "sentencepiece", model_dir.name, 1.0,
+                                         round(path.stat().st_size / 1e6, 1), round(time.perf_counter() - t0, 1)))
+    return path
+
+
+def _piece_model(tokenizer_json: Path) -> bytes:
+    """Serialise `tokenizer.json`'s unigram model as a sentencepiece ModelProto (same ids)."""
+    import base64
+
+    from sentencepiece import sentencepiece_model_pb2 as pb
+
+    spec = json.loads(tokenizer_json.read_text(encoding="utf-8"))
+    precompiled = next(n for n in spec["normalizer"]["normalizers"] if n["type"] == "Precompiled")
+    special = {t["content"]: t["id"] for t in spec["added_tokens"]}
+    m = pb.ModelProto()
+    m.trainer_spec.model_type = pb.TrainerSpec.UNIGRAM
+    m.trainer_spec.vocab_size = len(spec["model"]["vocab"])
+    m.trainer_spec.unk_id = spec["model"]["unk_id"]
+    m.trainer_spec.bos_id, m.trainer_spec.pad_id, m.trainer_spec.eos_id = (special["<s>"], special["<pad>"],
+                                                                           special["</s>"])
+    m.normalizer_spec.name = "tokenizer.json"
+    m.normalizer_spec.precompiled_charsmap = base64.b64decode(precompiled["precompiled_charsmap"])
+    m.normalizer_spec.add_dummy_prefix = True  # Metaspace, prepend_scheme "always"
+    m.normalizer_spec.remove_extra_whitespaces = False  # runs of spaces: PieceTokenizer, as the Replace
+    m.normalizer_spec.escape_whitespaces = True
+    kinds = pb.ModelProto.SentencePiece
+    for i, (piece, score) in enumerate(spec["model"]["vocab"]):
+        p = m.pieces.add()
+        p.piece, p.score = piece, score
+        p.type = kinds.UNKNOWN if i == m.trainer_spec.unk_id else kinds.CONTROL if piece in special else kinds.NORMAL
+    return m.SerializeToString()

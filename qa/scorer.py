@@ -153,5 +153,5 @@ def load_shared(folder: Path = SCORER_DIR, runtime=None):
                     raise ScorerError(f"The answer scorer in {folder} was trained on {config.base_model!r}, "
                                       f"but the engine uses {label!r}; retrain it with `python -m qa train`.")
                 path = ensure_scorer(folder, model_dir, runtime, torch_scorer)
-                _shared[key] = OnnxCrossScorer(path, model_dir / "tokenizer.json", config)
+                _shared[key] = OnnxCrossScorer(path, model_dir, config)
         return _shared[key]

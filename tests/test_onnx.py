@@ -74,3 +74,22 @@ def test_answering_imports_no_torch():
                          timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "True []", out.stdout
+
+
+def test_sentencepiece_tokenizer_gives_the_ids_of_tokenizer_json():
+    """The light tokenizer (sentencepiece) must feed the models exactly what tokenizer.json would:
+    texts cut at 512 tokens and question-sentence pairs cut longest-first at 128."""
+    from qa.onnx_export import ensure_tokenizer
+    from qa.onnx_run import JsonTokenizer, PieceTokenizer
+
+    model_dir = embedding.ensure_default_model()
+    path = ensure_tokenizer(model_dir)
+    assert path is not None, "the sentencepiece form failed its check"
+    ours, theirs = PieceTokenizer(path), JsonTokenizer(model_dir / "tokenizer.json")
+    texts = ["passage: " + t for t in varied_texts()] + ["passage: " + "很长的一段话，" * 400]
+    for i in range(0, len(texts), 16):
+        for a, b in zip(ours.encode_batch(texts[i : i + 16], 512), theirs.encode_batch(texts[i : i + 16], 512)):
+            assert np.array_equal(a, b), texts[i : i + 16]
+    pairs = [("query: " + QUESTION * k, "passage: " + t) for k, t in zip((1, 2, 30, 1), texts[:3] + texts[-1:])]
+    for a, b in zip(ours.encode_batch(pairs, 128), theirs.encode_batch(pairs, 128)):
+        assert np.array_equal(a, b)
