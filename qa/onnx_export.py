@@ -313,7 +313,8 @@ def ensure_tokenizer(model_dir: Path) -> Path | None:
     if failed.exists():
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.parent / ".export.lock", "w") as lock:
+    # A lock of its own: a model export (which holds .export.lock) loads the tokenizer to verify.
+    with open(path.parent / ".tokenizer.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if is_verified(path):
             return path

@@ -93,3 +93,20 @@ def test_sentencepiece_tokenizer_gives_the_ids_of_tokenizer_json():
     pairs = [("query: " + QUESTION * k, "passage: " + t) for k, t in zip((1, 2, 30, 1), texts[:3] + texts[-1:])]
     for a, b in zip(ours.encode_batch(pairs, 128), theirs.encode_batch(pairs, 128)):
         assert np.array_equal(a, b)
+
+
+def test_the_tokenizer_builds_while_a_model_export_holds_its_lock(tmp_path, monkeypatch):
+    """A model export verifies itself with the tokenizer: building that must not wait for the lock
+    the export holds (on a fresh machine it did, forever)."""
+    import fcntl
+    import threading
+
+    monkeypatch.setattr(onnx_export, "onnx_dir", lambda: tmp_path)
+    built = []
+    with open(tmp_path / ".export.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        worker = threading.Thread(target=lambda: built.append(
+            onnx_export.ensure_tokenizer(embedding.ensure_default_model())), daemon=True)
+        worker.start()
+        worker.join(timeout=120)
+    assert built and built[0] is not None and onnx_export.is_verified(built[0])
