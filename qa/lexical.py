@@ -15,7 +15,7 @@ import unicodedata
 import bm25s
 import numpy as np
 
-from .text import HAN
+from .text import HAN, fold
 
 STOP = {
     "的", "了", "吗", "呢", "么", "什", "哪", "谁", "几", "是", "有", "在", "和", "与", "及", "？", "?",
@@ -26,13 +26,14 @@ TOKEN = re.compile(f"[{HAN}]+|[a-z]+|\\d+(?:\\.\\d+)?%?")
 
 
 def tokenize(text: str, mode: str = "bigram") -> list[str]:
-    """BM25 tokens of `text` (NFKC-normalized, lower-cased, question words removed)."""
+    """BM25 tokens of `text` (NFKC-normalized, lower-cased, in simplified characters, question words
+    removed)."""
     return list(_tokenize(text, mode))
 
 
 @functools.lru_cache(maxsize=65536)  # quote units are tokenized again for every question
 def _tokenize(text: str, mode: str) -> tuple[str, ...]:
-    text = unicodedata.normalize("NFKC", text).lower()
+    text = fold(unicodedata.normalize("NFKC", text).lower())
     if mode == "jieba":
         from .text import words as jieba_words
 
@@ -48,6 +49,24 @@ def _tokenize(text: str, mode: str) -> tuple[str, ...]:
         tokens.extend(run)
         tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
     return tuple(t for t in tokens if t not in STOP)
+
+
+def local_coverage(query: str, texts: list[str], mode: str = "bigram") -> np.ndarray:
+    """IDF-weighted coverage of `query` in each of `texts`, with the IDF taken among `texts` themselves.
+
+    Among the sentences of the passages found for a question, a word most of them share — the
+    document's own subject — says little about which sentence answers; the words only a few of
+    them hold do. Corpus-wide IDF cannot see this, since the subject is rare in the corpus.
+    """
+    q = set(tokenize(query, mode))
+    if not q or not texts:
+        return np.zeros(len(texts), dtype=np.float64)
+    present = [set(tokenize(t, mode)) for t in texts]
+    n = len(texts)
+    df = {t: sum(t in p for p in present) for t in q}
+    w = {t: float(np.log(1 + (n - f + 0.5) / (f + 0.5))) for t, f in df.items()}
+    total = sum(w.values())
+    return np.array([sum(v for t, v in w.items() if t in p) / total for p in present])
 
 
 class BM25Index:

@@ -3,7 +3,8 @@
 Read top to bottom:
 
 1. `Candidate`: the typed features of one quote unit (sentence) of the top passages —
-   dense cosine, IDF-weighted coverage of the question, the passage's fused rank score,
+   dense cosine, IDF-weighted coverage of the question (with corpus IDF, and with IDF among
+   the candidates, where the document's own subject weighs little), the passage's fused rank score,
    whether it holds the kind of answer asked for (qa/answer_type.py), whether it is the
    line of a page role the question asks about (qa/layout.py).
 2. `rule_score` / `rule_confidence`: the hand-weighted selection and confidence of the
@@ -24,10 +25,10 @@ import numpy as np
 
 from . import answer_type, layout
 from .index import Index, Unit
-from .lexical import BM25Index
+from .lexical import BM25Index, local_coverage
 from .retrieval import Scored
 from .settings import RetrievalMode, ScorerKind, Settings
-from .text import has_cjk
+from .text import fold, has_cjk
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Candidate:
     cosine: float  # raw cosine of question and sentence vectors
     dense: float  # cosine stretched to [0, 1] (Settings.cosine_low/high)
     coverage: float  # IDF-weighted share of the question's tokens in the sentence
+    local: float  # the same, with IDF among this question's candidates (lexical.local_coverage)
     prior: float  # fused score of the best passage holding it, relative to the top passage
     typed: bool  # holds the kind of answer asked for (a figure, a year, a name)
     focus: bool  # names the focus noun of the question (哪个乡 → 乡)
@@ -133,17 +135,22 @@ class Selector:
         lexical = mode is not RetrievalMode.DENSE and has_cjk(lexical_query)
         expectation = answer_type.expect(question)
         english = not has_cjk(question)
+        texts = [_text(index, index.units[int(uid)]) for uid in ids]
+        local = (local_coverage(lexical_query, texts, self.bm25.mode) if mode is not RetrievalMode.DENSE
+                 else np.zeros(len(texts)))
         out = []
         for j, uid in enumerate(ids):
             unit = index.units[int(uid)]
-            t = _text(index, unit)
+            t = texts[j]
+            folded = fold(t)  # a traditional-character document is matched in simplified characters
             role = int(uid) in of_role
             c = Candidate(
                 unit=int(uid), text=t, cosine=float(cosines[j]), dense=float(dense[j]),
                 coverage=self.bm25.coverage(lexical_query, t) if mode is not RetrievalMode.DENSE else 0.0,
-                prior=prior[int(uid)], typed=answer_type.holds(expectation, t),
-                focus=answer_type.mentions_focus(expectation, t),
-                consistent=answer_type.names_literals(expectation, _paragraph(index, unit)),
+                local=float(local[j]),
+                prior=prior[int(uid)], typed=answer_type.holds(expectation, folded),
+                focus=answer_type.mentions_focus(expectation, folded),
+                consistent=answer_type.names_literals(expectation, fold(_paragraph(index, unit))),
                 role=role, lexical=lexical, english=english)
             rule = rule_score(c, mode, settings)
             if role and asked.role == "section":  # a heading is chosen by how well its section answers
@@ -176,7 +183,7 @@ class Selector:
         """The best `rerank_candidates` of `found` with their cross-encoder logits (from `cross`,
         default the selector's own scorer)."""
         top = found[: self.settings.rerank_candidates]
-        logits = (cross or self.cross).score(question, [c.text for c in top])
+        logits = (cross or self.cross).score(question, [fold(c.text) for c in top])
         return [replace(c, cross=float(x)) for c, x in zip(top, logits)]
 
     def _learned(self, question: str, found: list[Candidate]) -> tuple[Candidate, float]:
@@ -193,7 +200,7 @@ class Selector:
         doc = index.documents[unit.source]
         best = (unit.start, unit.end)
         best_cov = coverage
-        lacks_answer = not answer_type.holds(expectation, doc[unit.start : unit.end])
+        lacks_answer = not answer_type.holds(expectation, fold(doc[unit.start : unit.end]))
         for nid in (unit.id - 1, unit.id + 1):
             if not 0 <= nid < len(index.units):
                 continue
@@ -204,7 +211,7 @@ class Selector:
             if end - start > self.settings.max_quote_chars or "\n" in doc[start:end]:
                 continue
             cov = self.bm25.coverage(question, doc[start:end])
-            completes = lacks_answer and answer_type.holds(expectation, doc[other.start : other.end])
+            completes = lacks_answer and answer_type.holds(expectation, fold(doc[other.start : other.end]))
             if cov >= best_cov + self.settings.quoting.merge_gain or (completes and best == (unit.start, unit.end)):
                 best, best_cov = (start, end), cov
         return best

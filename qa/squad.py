@@ -48,15 +48,6 @@ class SquadParagraph:
         return h < holdout
 
 
-def _simplify(s: str) -> str:
-    """t2s that keeps the length (and so every offset): character by character when a phrase
-    conversion would change it."""
-    out = text.to_simplified(s)
-    if len(out) == len(s):
-        return out
-    return "".join(c if len(c2 := text.to_simplified(c)) != 1 else c2 for c in s)
-
-
 def load(path: str | Path, simplify: bool = True) -> list[SquadParagraph]:
     """Paragraphs with their questions; answers whose offsets do not match are repaired by search
     or dropped. `simplify` converts traditional characters (DRCD) to simplified."""
@@ -80,7 +71,7 @@ def load(path: str | Path, simplify: bool = True) -> list[SquadParagraph]:
                 raise SquadFormatError(f"{path}: {where} has no 'context' string")
             if not isinstance(para.get("qas"), list):
                 raise SquadFormatError(f"{path}: {where} has no 'qas' list")
-            context = _simplify(para["context"]) if simplify else para["context"]
+            context = text.fold(para["context"]) if simplify else para["context"]
             questions = []
             for q, qa in enumerate(para["qas"]):
                 if not isinstance(qa, dict) or not isinstance(qa.get("question"), str):
@@ -92,11 +83,11 @@ def load(path: str | Path, simplify: bool = True) -> list[SquadParagraph]:
                 for ans in answers:
                     if not isinstance(ans, dict) or not isinstance(ans.get("text"), str):
                         raise SquadFormatError(f"{path}: {where}.qas[{q}] has an answer without 'text'")
-                    span = _locate(context, _simplify(ans["text"]) if simplify else ans["text"],
+                    span = _locate(context, text.fold(ans["text"]) if simplify else ans["text"],
                                    ans.get("answer_start"))
                     if span and span not in spans:
                         spans.append(span)
-                question = _simplify(qa["question"]) if simplify else qa["question"]
+                question = text.fold(qa["question"]) if simplify else qa["question"]
                 questions.append(SquadQuestion(str(qa.get("id", f"{a}-{p}-{q}")), question.strip(), tuple(spans)))
             paragraphs.append(SquadParagraph(f"{title}#{a}-{p}", title, context, tuple(questions)))
     if not paragraphs:

@@ -136,6 +136,19 @@ def to_simplified(s: str) -> str:
         return _t2s.convert(s)
 
 
+def fold(s: str) -> str:
+    """The simplified-character form of `s`, of the same length (so its offsets stay valid): what
+    matching reads, so a document in traditional characters matches a question in either script,
+    while its quotes stay its own characters. Character by character where a phrase conversion
+    would change the length."""
+    if not has_cjk(s):
+        return s
+    out = to_simplified(s)
+    if len(out) == len(s):
+        return out
+    return "".join(c if len(c2 := to_simplified(c)) != 1 else c2 for c in s)
+
+
 def has_cjk(text: str) -> bool:
     return bool(CJK.search(text))
 

@@ -350,3 +350,17 @@ def test_a_who_question_is_answered_by_a_sentence_naming_the_person(seed_engine)
 def test_questions_about_the_page_are_answered_by_its_layout(seed_engine, question, expected):
     a = seed_engine.answer(question)
     assert a.found and expected in a.quote
+
+
+TRADITIONAL = ("雲嶺縣茶葉發展報告\n\n雲嶺縣位於山區北部，全縣人口約二十萬。雲嶺縣的學校共有四十所。"
+               "全縣今年新建茶園三萬畝，茶農人均收入增長百分之十二。雲嶺縣的交通以公路為主。")
+
+
+@pytest.mark.parametrize("question", ["云岭县今年新建茶园多少亩？", "雲嶺縣今年新建茶園多少畝？"])
+def test_a_document_in_traditional_characters_is_quoted_in_its_own_characters(tmp_path, model, question):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "yunling.txt").write_text(TRADITIONAL, encoding="utf-8")
+    a = QA(docs=docs, index_dir=tmp_path / "idx").candidate(question)
+    assert "全縣今年新建茶園三萬畝" in a.quote  # the sentence that answers, as the document writes it
+    assert TRADITIONAL[a.start : a.end] == a.quote

@@ -43,6 +43,31 @@ def test_calibration_is_monotone_and_a_probability():
     assert all(a <= b for a, b in zip(probs, probs[1:])) and probs[-1] > probs[0]
 
 
+def test_the_default_threshold_is_the_one_calibration_chose():
+    from qa.settings import DEFAULT_THRESHOLDS, ScorerKind
+
+    assert DEFAULT_THRESHOLDS[ScorerKind.LEARNED] == combiner_mod.Combiner.load().fitted["threshold"]
+
+
+def test_the_threshold_is_chosen_by_mean_balanced_accuracy_over_the_tuning_sets():
+    from qa.calibrate import choose_threshold
+
+    class Fixed:  # the candidate's only feature is its probability
+        def logits(self, cands):
+            return np.asarray(cands, dtype=float)
+
+        def calibrate(self, z):
+            return float(z)
+
+    # Set a: right answers at 0.8, unanswerable at 0.3; set b: right at 0.9, unanswerable at 0.6,
+    # and one question with no candidate at all (declined at every threshold).
+    a = ([([0.8], [True])] * 4 + [([0.3], [False])] * 2, [True] * 4 + [False] * 2)
+    b = ([([0.9], [True])] * 3 + [([0.6], [False])] + [([], [])], [True] * 3 + [False, True])
+    threshold, rates = choose_threshold(Fixed(), {"a": a, "b": b})
+    assert 0.6 < threshold <= 0.8  # declines both sets' unanswerable questions, answers the right ones
+    assert rates["a"] == {"hasans": 1.0, "noans": 1.0} and rates["b"] == {"hasans": 0.75, "noans": 1.0}
+
+
 def test_a_scorer_trained_on_another_base_is_refused(tmp_path):
     folder = tmp_path / "scorer"
     shutil.copytree(SCORER_DIR, folder)
