@@ -1,10 +1,10 @@
 """The learned answer model over candidate features, and its calibration.
 
 A logistic regression over each candidate sentence's features (cross-encoder logit and
-its margin to the best, cosine, coverage with corpus-wide and with local IDF, passage score,
-answer-type match …) gives the probability that the sentence answers the question; the best
-one is quoted. A Platt scaling fitted on the quoted candidates of the tuning questions —
-unanswerable ones included — turns its score into the probability that the *shown quote* is right, which
+its margin to the best, cosine, coverage, passage score, answer-type match …) gives the
+probability that the sentence answers the question; the best one is quoted. A Platt
+scaling fitted on the quoted candidates of the tuning questions — unanswerable ones
+included — turns its score into the probability that the *shown quote* is right, which
 is what the threshold compares. Coefficients live in `qa/models/answer-combiner.json`,
 applied with numpy (no scikit-learn at run time); `fit` (scikit-learn) writes them.
 """
@@ -22,7 +22,7 @@ from .scorer import SCORER_DIR, ScorerError
 
 COMBINER_FILE = SCORER_DIR.parent / "answer-combiner.json"
 FEATURES = ("cross", "cross_margin", "dense", "coverage", "prior", "typed", "focus", "consistent",
-            "rule_margin", "english", "english_cross", "lexical", "local", "local_margin")
+            "rule_margin", "english", "english_cross", "lexical")
 
 
 def feature_matrix(cands: Sequence) -> np.ndarray:
@@ -30,14 +30,12 @@ def feature_matrix(cands: Sequence) -> np.ndarray:
     cross = np.array([c.cross for c in cands], dtype=np.float64)
     rule = np.array([c.rule for c in cands], dtype=np.float64)
     english = np.array([c.english for c in cands], dtype=np.float64)
-    local = np.array([c.local for c in cands], dtype=np.float64)
     cols = {
         "cross": cross, "cross_margin": cross - cross.max(), "dense": [c.dense for c in cands],
         "coverage": [c.coverage for c in cands], "prior": [c.prior for c in cands],
         "typed": [c.typed for c in cands], "focus": [c.focus for c in cands],
         "consistent": [c.consistent for c in cands], "rule_margin": rule - rule.max(), "english": english,
         "english_cross": english * cross, "lexical": [c.lexical for c in cands],
-        "local": local, "local_margin": local - local.max(),
     }
     return np.column_stack([np.asarray(cols[f], dtype=np.float64) for f in FEATURES])
 

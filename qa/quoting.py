@@ -3,8 +3,7 @@
 Read top to bottom:
 
 1. `Candidate`: the typed features of one quote unit (sentence) of the top passages —
-   dense cosine, IDF-weighted coverage of the question (with corpus IDF, and with IDF among
-   the candidates, where the document's own subject weighs little), the passage's fused rank score,
+   dense cosine, IDF-weighted coverage of the question, the passage's fused rank score,
    whether it holds the kind of answer asked for (qa/answer_type.py), whether it is the
    line of a page role the question asks about (qa/layout.py).
 2. `rule_score` / `rule_confidence`: the hand-weighted selection and confidence of the
@@ -25,7 +24,7 @@ import numpy as np
 
 from . import answer_type, layout
 from .index import Index, Unit
-from .lexical import BM25Index, local_coverage
+from .lexical import BM25Index
 from .retrieval import Scored
 from .settings import RetrievalMode, ScorerKind, Settings
 from .text import fold, has_cjk
@@ -51,7 +50,6 @@ class Candidate:
     cosine: float  # raw cosine of question and sentence vectors
     dense: float  # cosine stretched to [0, 1] (Settings.cosine_low/high)
     coverage: float  # IDF-weighted share of the question's tokens in the sentence
-    local: float  # the same, with IDF among this question's candidates (lexical.local_coverage)
     prior: float  # fused score of the best passage holding it, relative to the top passage
     typed: bool  # holds the kind of answer asked for (a figure, a year, a name)
     focus: bool  # names the focus noun of the question (哪个乡 → 乡)
@@ -135,19 +133,15 @@ class Selector:
         lexical = mode is not RetrievalMode.DENSE and has_cjk(lexical_query)
         expectation = answer_type.expect(question)
         english = not has_cjk(question)
-        texts = [_text(index, index.units[int(uid)]) for uid in ids]
-        local = (local_coverage(lexical_query, texts, self.bm25.mode) if mode is not RetrievalMode.DENSE
-                 else np.zeros(len(texts)))
         out = []
         for j, uid in enumerate(ids):
             unit = index.units[int(uid)]
-            t = texts[j]
+            t = _text(index, unit)
             folded = fold(t)  # a traditional-character document is matched in simplified characters
             role = int(uid) in of_role
             c = Candidate(
                 unit=int(uid), text=t, cosine=float(cosines[j]), dense=float(dense[j]),
                 coverage=self.bm25.coverage(lexical_query, t) if mode is not RetrievalMode.DENSE else 0.0,
-                local=float(local[j]),
                 prior=prior[int(uid)], typed=answer_type.holds(expectation, folded),
                 focus=answer_type.mentions_focus(expectation, folded),
                 consistent=answer_type.names_literals(expectation, fold(_paragraph(index, unit))),
