@@ -28,8 +28,7 @@ def main(path: str, mode: str) -> None:
     s2t = opencc.OpenCC("s2t")
 
     def traditional(s: str) -> str:
-        out = s2t.convert(s)
-        return out if len(out) == len(s) else "".join(c if len(c2 := s2t.convert(c)) != 1 else c2 for c in s)
+        return qa.text.same_length(s, s2t.convert)
 
     docs = Path(tempfile.mkdtemp(prefix="qa-traditional-"))
     questions = []

@@ -34,8 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def collect(engine, questions, cross) -> tuple[list, list[bool]]:
-    """(candidates with logits, labels) per question that has candidates, and whether each question
-    (all of them) is answerable."""
+    """(candidates with logits, labels) per question (no candidates: both empty), and whether each
+    question is answerable."""
     from tqdm import tqdm
 
     groups, answerable = [], []
@@ -58,9 +58,8 @@ def choose_threshold(combiner, sets: dict[str, tuple[list, list[bool]]]) -> tupl
             if not cands:
                 outcomes.append(Outcome(has, False, None))
                 continue
-            z = combiner.logits(cands)
-            j = int(np.argmax(z))
-            outcomes.append(Outcome(has, bool(labels[j]), combiner.calibrate(z[j])))
+            j, probability = combiner.choose(cands)
+            outcomes.append(Outcome(has, bool(labels[j]), probability))
         sweeps[name] = sweep_thresholds(outcomes)
     rows = [Rates(rs[0].threshold, None, None, None, float(np.mean([r.balanced for r in rs if r.balanced is not None])))
             for rs in zip(*sweeps.values())]

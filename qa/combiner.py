@@ -66,6 +66,12 @@ class Combiner:
         """Uncalibrated per-candidate scores (higher = more likely the answer): used to choose."""
         return feature_matrix(cands) @ np.asarray(self.coef) + self.intercept
 
+    def choose(self, cands: Sequence) -> tuple[int, float]:
+        """The candidate to quote (its index) and the probability that it is a right answer."""
+        z = self.logits(cands)
+        j = int(np.argmax(z))
+        return j, self.calibrate(z[j])
+
     def calibrate(self, logit: float) -> float:
         """Probability that the chosen candidate (with this logit) is a right answer."""
         a, b = self.platt

@@ -62,11 +62,18 @@ def local_coverage(query: str, texts: list[str], mode: str = "bigram") -> np.nda
     if not q or not texts:
         return np.zeros(len(texts), dtype=np.float64)
     present = [set(tokenize(t, mode)) for t in texts]
-    n = len(texts)
-    df = {t: sum(t in p for p in present) for t in q}
-    w = {t: float(np.log(1 + (n - f + 0.5) / (f + 0.5))) for t, f in df.items()}
-    total = sum(w.values())
-    return np.array([sum(v for t, v in w.items() if t in p) / total for p in present])
+    weights = {t: idf(len(texts), sum(t in p for p in present)) for t in q}
+    return np.array([_share(weights, p) for p in present])
+
+
+def idf(n: int, df: int) -> float:
+    """BM25's IDF of a token that `df` of `n` texts hold (0 of them: the highest weight)."""
+    return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+
+
+def _share(weights: dict[str, float], present: set[str]) -> float:
+    """The share of the query tokens' weight that a text's tokens hold."""
+    return sum(w for t, w in weights.items() if t in present) / sum(weights.values())
 
 
 class BM25Index:
@@ -80,8 +87,8 @@ class BM25Index:
             for tok in tokens:
                 df[tok] = df.get(tok, 0) + 1
         n = max(len(texts), 1)
-        self._idf = {tok: float(np.log(1 + (n - f + 0.5) / (f + 0.5))) for tok, f in df.items()}
-        self._unknown_idf = float(np.log(1 + (n + 0.5) / 0.5))
+        self._idf = {tok: idf(n, f) for tok, f in df.items()}
+        self._unknown_idf = idf(n, 0)
         logging.getLogger("bm25s").setLevel(logging.WARNING)
         self._n = len(texts)
         self._bm25 = bm25s.BM25() if texts else None  # an empty docs folder has nothing to index
@@ -104,6 +111,4 @@ class BM25Index:
         q = set(tokenize(query, self.mode))
         if not q:
             return 0.0
-        present = set(tokenize(text, self.mode))
-        weights = {t: self._idf.get(t, self._unknown_idf) for t in q}
-        return sum(w for t, w in weights.items() if t in present) / sum(weights.values())
+        return _share({t: self._idf.get(t, self._unknown_idf) for t in q}, set(tokenize(text, self.mode)))

@@ -182,9 +182,8 @@ class Selector:
 
     def _learned(self, question: str, found: list[Candidate]) -> tuple[Candidate, float]:
         scored = self.score(question, found)
-        logits = self.combiner.logits(scored)
-        j = int(np.argmax(logits))
-        return scored[j], round(float(self.combiner.calibrate(logits[j])), 4)
+        j, probability = self.combiner.choose(scored)
+        return scored[j], round(probability, 4)
 
     def _maybe_merge(self, question: str, unit: Unit, coverage: float,
                      expectation: answer_type.Expectation) -> tuple[int, int]:

@@ -7,6 +7,7 @@ never a visible character, and the cleaned text is what every offset refers to.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import threading
@@ -136,17 +137,21 @@ def to_simplified(s: str) -> str:
         return _t2s.convert(s)
 
 
+def same_length(s: str, convert) -> str:
+    """`convert(s)` (an OpenCC conversion), kept to the length of `s` so every offset stays valid:
+    character by character where a phrase conversion would change the length."""
+    out = convert(s)
+    if len(out) == len(s):
+        return out
+    return "".join(c if len(c2 := convert(c)) != 1 else c2 for c in s)
+
+
+@functools.lru_cache(maxsize=4096)  # a candidate's paragraph is folded again for each of its sentences
 def fold(s: str) -> str:
     """The simplified-character form of `s`, of the same length (so its offsets stay valid): what
     matching reads, so a document in traditional characters matches a question in either script,
-    while its quotes stay its own characters. Character by character where a phrase conversion
-    would change the length."""
-    if not has_cjk(s):
-        return s
-    out = to_simplified(s)
-    if len(out) == len(s):
-        return out
-    return "".join(c if len(c2 := to_simplified(c)) != 1 else c2 for c in s)
+    while its quotes stay its own characters."""
+    return same_length(s, to_simplified) if has_cjk(s) else s
 
 
 def has_cjk(text: str) -> bool:

@@ -1,4 +1,5 @@
-"""Lexical signals: coverage with IDF among the candidate sentences (the quote scorer's `local` feature)."""
+"""Lexical signals: coverage with IDF among a set of sentences (eval/sentence_choice.py's diagnostic),
+and matching a text in traditional characters like its simplified form."""
 import numpy as np
 
 from qa.lexical import BM25Index, local_coverage

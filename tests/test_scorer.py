@@ -53,11 +53,9 @@ def test_the_threshold_is_chosen_by_mean_balanced_accuracy_over_the_tuning_sets(
     from qa.calibrate import choose_threshold
 
     class Fixed:  # the candidate's only feature is its probability
-        def logits(self, cands):
-            return np.asarray(cands, dtype=float)
-
-        def calibrate(self, z):
-            return float(z)
+        def choose(self, cands):
+            j = int(np.argmax(cands))
+            return j, float(cands[j])
 
     # Set a: right answers at 0.8, unanswerable at 0.3; set b: right at 0.9, unanswerable at 0.6,
     # and one question with no candidate at all (declined at every threshold).
