@@ -2,9 +2,11 @@
 each question of a SQuAD file whose answer lies inside one sentence, how often the top sentence of
 its paragraph holds the answer, by cosine (the index's encoder), coverage with corpus-wide IDF
 (over all the file's paragraphs), coverage with IDF among the paragraph's sentences (local), a
-cross-encoder, and the cross-encoder + 4 x local coverage.
+cross-encoder, and the cross-encoder + 4 x local coverage; with `--reader DIR`, also a span reader
+that reads each sentence with up to `--context` sentences of the paragraph on each side.
 
     .venv/bin/python eval/sentence_choice.py ../shared/data/cmrc2018_trial.json [--split dev] [--scorer DIR]
+        [--reader DIR] [--limit N]
 """
 import argparse
 from pathlib import Path
@@ -14,7 +16,8 @@ import numpy as np
 from qa import embedding, squad
 from qa.eval.questions import TUNE_SHARE
 from qa.lexical import BM25Index, local_coverage
-from qa.scorer import SCORER_DIR, CrossScorer
+from qa.reader import TorchReader
+from qa.scorer import SCORER_DIR, CrossScorer, ModelKind, ScorerConfig
 from qa.train import paragraph_units
 
 
@@ -22,14 +25,21 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("squad")
     p.add_argument("--split", choices=("dev", "test", "all"), default="all")
-    p.add_argument("--scorer", type=Path, default=SCORER_DIR, help="a trained scorer folder (torch)")
+    p.add_argument("--scorer", type=Path, default=SCORER_DIR, help="a trained cross-encoder folder (torch)")
+    p.add_argument("--reader", type=Path, default=None, help="a trained span reader folder (torch)")
+    p.add_argument("--context", type=int, default=2, help="sentences on each side the reader reads")
+    p.add_argument("--limit", type=int, default=None, help="stop after this many questions")
     args = p.parse_args()
     paragraphs = squad.load(args.squad)
     corpus = BM25Index([para.context for para in paragraphs])
     encoder = embedding.load_model()
-    cross = CrossScorer(embedding.ensure_default_model(), embedding.base_model_id(), args.scorer)
-    right = {k: [] for k in ("cosine", "coverage (corpus IDF)", "coverage (local IDF)", "cross-encoder",
-                             "cross-encoder + 4 x local")}
+    model_dir, label = embedding.ensure_default_model(), embedding.base_model_id()
+    cross = None if ScorerConfig.read(args.scorer).kind is ModelKind.SPAN else CrossScorer(model_dir, label, args.scorer)
+    reader = TorchReader(model_dir, label, args.reader) if args.reader else None
+    names = ["cosine", "coverage (corpus IDF)", "coverage (local IDF)"]
+    names += ["cross-encoder", "cross-encoder + 4 x local"] if cross else []
+    names += ["span reader", "span reader + 4 x local"] if reader else []
+    right = {k: [] for k in names}
     for para in paragraphs:
         dev = para.split(TUNE_SHARE, salt="tune")
         if args.split != "all" and dev != (args.split == "dev"):
@@ -47,12 +57,24 @@ def main() -> None:
             if not gold:
                 continue
             local = local_coverage(q.question, texts)
-            ce = cross.score(q.question, texts)
             scores = {"cosine": vectors @ encoder.queries([q.question])[0],
                       "coverage (corpus IDF)": np.array([corpus.coverage(q.question, t) for t in texts]),
-                      "coverage (local IDF)": local, "cross-encoder": ce, "cross-encoder + 4 x local": ce + 4 * local}
+                      "coverage (local IDF)": local}
+            if cross:
+                ce = cross.score(q.question, texts)
+                scores |= {"cross-encoder": ce, "cross-encoder + 4 x local": ce + 4 * local}
+            if reader:
+                c = args.context
+                windows = [texts[max(0, i - c) : i + c + 1] for i in range(len(texts))]
+                rows = reader.score_windows(q.question, windows)
+                read = np.array([row[i - max(0, i - c)] for i, row in enumerate(rows)])
+                scores |= {"span reader": read, "span reader + 4 x local": read + 4 * local}
             for name, s in scores.items():
                 right[name].append(int(np.argmax(s)) == gold[0])
+            if args.limit and len(right["cosine"]) >= args.limit:
+                break
+        if args.limit and len(right["cosine"]) >= args.limit:
+            break
     print(f"{len(right['cosine'])} questions ({args.split}), scorer {args.scorer}")
     for name, hits in right.items():
         print(f"  {name:26s} {np.mean(hits):.3f}")

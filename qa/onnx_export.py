@@ -105,7 +105,8 @@ def is_verified(path: Path) -> bool:
         return False
 
 
-def ensure(kind: str, source_key: str, runtime: Runtime, build_torch_module, reference) -> Path:
+def ensure(kind: str, source_key: str, runtime: Runtime, build_torch_module, reference,
+           per_token: bool = False) -> Path:
     """The verified ONNX file for `kind`, exported first if missing (one process builds, others wait).
 
     `build_torch_module()` returns the torch module to export (inputs: ids and mask);
@@ -117,7 +118,7 @@ def ensure(kind: str, source_key: str, runtime: Runtime, build_torch_module, ref
         log.info("Exporting the %s to ONNX (%s), once: %s", kind, runtime.value, path.name)
         raw = path.with_name(path.name + ".raw")
         try:
-            _export(build_torch_module(), raw)
+            _export(build_torch_module(), raw, per_token)
             if runtime is not Runtime.ONNX_FP32:
                 _quantize(raw, raw, QUANTIZED_OPS[runtime])
             _optimize(raw, path)
@@ -154,12 +155,13 @@ def _write_marker(path: Path, record: ExportRecord) -> None:
     os.replace(tmp, path.with_suffix(".json"))
 
 
-def _export(module, path: Path) -> None:
+def _export(module, path: Path, per_token: bool = False) -> None:
     import torch
 
     tmp = path.with_name(path.name + ".tmp")
     ids = torch.ones(2, 8, dtype=torch.long)
-    axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}, "output": {0: "batch"}}
+    axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
+            "output": {0: "batch", 1: "tokens"} if per_token else {0: "batch"}}
     try:
         with torch.inference_mode():
             torch.onnx.export(module.eval(), (ids, torch.ones_like(ids)), str(tmp), input_names=list(INPUTS),
@@ -251,11 +253,13 @@ def ensure_encoder(model_dir: Path, runtime: Runtime) -> Path:
 
 
 def ensure_scorer(folder: Path, model_dir: Path, runtime: Runtime, load_torch) -> Path:
-    """The verified ONNX cross-encoder for the trained scorer in `folder` on the base in `model_dir`;
-    `load_torch()` gives the torch `CrossScorer` (loaded only when an export is needed)."""
-    from .scorer import ADAPTER, CONFIG, HEAD
+    """The verified ONNX form of the trained scorer in `folder` on the base in `model_dir` — the
+    cross-encoder, or the span reader (per-token logits) — ; `load_torch()` gives its torch form
+    (`CrossScorer` / `reader.TorchReader`, loaded only when an export is needed)."""
+    from .scorer import ADAPTER, CONFIG, HEAD, ModelKind, ScorerConfig, ScorerError
 
     loaded = []
+    span = ScorerConfig.read(folder).kind is ModelKind.SPAN
 
     def torch_scorer():
         if not loaded:
@@ -268,6 +272,8 @@ def ensure_scorer(folder: Path, model_dir: Path, runtime: Runtime, load_torch) -
         from .scorer import mean_pool
 
         scorer = torch_scorer()
+        if span:
+            return scorer.module()
 
         class Cross(torch.nn.Module):
             def __init__(self):
@@ -284,11 +290,17 @@ def ensure_scorer(folder: Path, model_dir: Path, runtime: Runtime, load_torch) -
 
     def reference(path: Path):
         from .onnx_run import OnnxCrossScorer
+        from .reader import OnnxReader
 
         scorer = torch_scorer()
-        ours = OnnxCrossScorer(path, model_dir, scorer.config)
-        a = np.concatenate([ours.score(q, [s]) for q, s in VERIFY_PAIRS])
-        b = np.concatenate([scorer.score(q, [s]) for q, s in VERIFY_PAIRS])
+        if span:
+            ours = OnnxReader(path, model_dir, scorer.config)
+            a = np.concatenate([np.concatenate(ours.score_windows(q, [[s]])) for q, s in VERIFY_PAIRS])
+            b = np.concatenate([np.concatenate(scorer.score_windows(q, [[s]])) for q, s in VERIFY_PAIRS])
+        else:
+            ours = OnnxCrossScorer(path, model_dir, scorer.config)
+            a = np.concatenate([ours.score(q, [s]) for q, s in VERIFY_PAIRS])
+            b = np.concatenate([scorer.score(q, [s]) for q, s in VERIFY_PAIRS])
         if runtime is not Runtime.ONNX_INT8:
             diff = float(np.abs(a - b).max())
             limit = MAX_FP32_LOGIT_DIFF if runtime is Runtime.ONNX_FP32 else MAX_MIXED_LOGIT_DIFF
@@ -296,14 +308,12 @@ def ensure_scorer(folder: Path, model_dir: Path, runtime: Runtime, load_torch) -
         corr = float(np.corrcoef(a, b)[0, 1])
         return corr, corr >= MIN_INT8_LOGIT_CORRELATION, f"logit correlation {corr:.3f}"
 
-    from .scorer import ScorerError
-
     try:
         key = f"{model_dir.name}-{content_hash(folder, (ADAPTER, HEAD, CONFIG))}"
     except FileNotFoundError as exc:
         raise ScorerError(f"The answer scorer in {folder} has no {Path(exc.filename).name}; restore it from "
                           "git or retrain it with `python -m qa train`.") from None
-    return ensure("scorer", key, runtime, module, reference)
+    return ensure("reader" if span else "scorer", key, runtime, module, reference, per_token=span)
 
 
 # -- the tokenizer -------------------------------------------------------------------------------

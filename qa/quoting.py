@@ -9,9 +9,10 @@ Read top to bottom:
 2. `rule_score` / `rule_confidence`: the hand-weighted selection and confidence of the
    previous engine, kept as the `rules` scorer and as the first stage of `learned`.
 3. `Selector`: built once per index. It collects the candidates; with the `learned`
-   scorer it reranks the best `rerank_candidates` of them with the cross-encoder
-   (qa/scorer.py) and a small logistic model over all features (qa/combiner.py), whose
-   calibrated probability is the confidence.
+   scorer it reranks the best `rerank_candidates` of them with the trained model — a
+   (question, sentence) cross-encoder (qa/scorer.py) or a span reader that reads each
+   candidate with its neighbouring sentences (qa/reader.py) — and a small logistic model
+   over all features (qa/combiner.py), whose calibrated probability is the confidence.
 
 The quote is always a slice of the cleaned document, returned with its offsets.
 """
@@ -58,7 +59,7 @@ class Candidate:
     lexical: bool  # the question has words to look for (Chinese, or bridged from English)
     english: bool  # the question is not Chinese
     rule: float = 0.0  # the rule-based selection score
-    cross: float = math.nan  # the cross-encoder logit (learned scorer only)
+    cross: float = math.nan  # the trained model's score: cross-encoder logit or span-reader score (learned only)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -174,11 +175,38 @@ class Selector:
         return Quote(unit.source, start, end, doc[start:end], confidence)
 
     def score(self, question: str, found: list[Candidate], cross=None) -> list[Candidate]:
-        """The best `rerank_candidates` of `found` with their cross-encoder logits (from `cross`,
+        """The best `rerank_candidates` of `found` with the trained model's scores (from `cross`,
         default the selector's own scorer)."""
         top = found[: self.settings.rerank_candidates]
-        logits = (cross or self.cross).score(question, [fold(c.text) for c in top])
+        cross = cross or self.cross
+        if hasattr(cross, "score_windows"):  # a span reader reads each candidate with its neighbours
+            logits = self._read(question, [c.unit for c in top], cross)
+        else:
+            logits = cross.score(question, [fold(c.text) for c in top])
         return [replace(c, cross=float(x)) for c, x in zip(top, logits)]
+
+    def _read(self, question: str, units: list[int], reader) -> list[float]:
+        """Each unit's score from a span reader that reads it with up to `reader_context` sentences of
+        its paragraph on each side; candidates of one paragraph share a window when theirs overlap."""
+        index, context = self.index, self.settings.reader_context
+        windows: list[list[int]] = []
+        for uid in sorted(units):
+            lo, hi = _paragraph_neighbours(index, uid, context)
+            last = windows[-1] if windows else None
+            if last and last[-1] >= lo and index.units[last[0]].source == index.units[uid].source \
+                    and hi - last[0] <= 2 * context + 3:
+                last.extend(range(last[-1] + 1, hi + 1))
+            else:
+                windows.append(list(range(lo, hi + 1)))
+        scores = reader.score_windows(question, [[fold(_text(index, index.units[u])) for u in w] for w in windows])
+        best: dict[int, float] = {}
+        for window, row in zip(windows, scores):
+            for u, x in zip(window, row):
+                best[u] = max(best.get(u, -np.inf), float(x))
+        cut = [u for u in units if not np.isfinite(best[u])]  # past the token budget of a shared window
+        for u, row in zip(cut, reader.score_windows(question, [[fold(_text(index, index.units[u]))] for u in cut])):
+            best[u] = float(row[0]) if np.isfinite(row[0]) else -30.0  # a sentence with no token at all
+        return [best[u] for u in units]
 
     def _learned(self, question: str, found: list[Candidate]) -> tuple[Candidate, float]:
         scored = self.score(question, found)
@@ -232,6 +260,22 @@ def _section_coverage(index: Index, bm25: BM25Index, question: str, uid: int) ->
             break
         end = unit.end
     return bm25.coverage(question, index.documents[heading.source][heading.start : end])
+
+
+def _paragraph_neighbours(index: Index, uid: int, n: int) -> tuple[int, int]:
+    """First and last unit id of `uid` with up to `n` units of the same paragraph on each side."""
+    unit = index.units[uid]
+    doc = index.documents[unit.source]
+
+    def same(a: Unit, b: Unit) -> bool:  # adjacent units of one block: no blank line between them
+        return a.source == b.source and "\n\n" not in doc[min(a.end, b.end) : max(a.start, b.start)]
+
+    lo = hi = uid
+    while lo > 0 and uid - lo < n and same(index.units[lo - 1], index.units[lo]):
+        lo -= 1
+    while hi + 1 < len(index.units) and hi - uid < n and same(index.units[hi], index.units[hi + 1]):
+        hi += 1
+    return lo, hi
 
 
 def _paragraph(index: Index, unit: Unit) -> str:

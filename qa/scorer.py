@@ -17,6 +17,7 @@ import hashlib
 import json
 import threading
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,21 @@ CONFIG = "scorer.json"
 HEAD = "head.safetensors"
 ADAPTER = "adapter_model.safetensors"
 QUERY_PREFIX, PASSAGE_PREFIX = "query: ", "passage: "  # e5's own prompts, kept for the pair
+
+
+class ModelKind(str, Enum):
+    """What the trained model reads: one sentence per pair, or a window of sentences (span reader)."""
+
+    SENTENCE = "sentence"  # (question, sentence) -> one logit (CrossScorer)
+    SPAN = "span"  # (question, sentences) -> start / end logits per token (qa/reader.py)
+
+    @classmethod
+    def from_str(cls, value: "str | ModelKind") -> "ModelKind":
+        try:
+            return cls(value)
+        except ValueError:
+            raise ValueError(f"Unknown model kind {value!r}; choose one of: "
+                             f"{', '.join(k.value for k in cls)}") from None
 
 
 class ScorerError(RuntimeError):
@@ -40,9 +56,10 @@ class ScorerConfig:
     base_fingerprint: str  # sha256 of the base's word-embedding matrix
     max_length: int  # tokens of question + sentence
     trained: dict  # data, steps, seconds, seed, ... (for the README)
+    kind: ModelKind = ModelKind.SENTENCE
 
     def to_dict(self) -> dict:
-        return {"base_model": self.base_model, "base_fingerprint": self.base_fingerprint,
+        return {"base_model": self.base_model, "base_fingerprint": self.base_fingerprint, "kind": self.kind.value,
                 "max_length": self.max_length, "trained": self.trained}
 
     def for_base(self, base_label: str, folder: Path) -> "ScorerConfig":
@@ -57,7 +74,7 @@ class ScorerConfig:
         try:
             raw = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
             return cls(str(raw["base_model"]), str(raw["base_fingerprint"]), int(raw["max_length"]),
-                       dict(raw.get("trained", {})))
+                       dict(raw.get("trained", {})), ModelKind.from_str(raw.get("kind", "sentence")))
         except FileNotFoundError:
             raise ScorerError(f"No trained answer scorer in {folder} ({CONFIG} missing); restore it from git "
                               "or train one with `python -m qa train`.") from None
@@ -90,27 +107,33 @@ def pair_inputs(tokenizer, question: str, sentences: list[str], max_length: int)
                      truncation="longest_first", max_length=max_length, padding=True, return_tensors="pt")
 
 
+def load_trained(model_dir: Path, base_label: str, folder: Path):
+    """(config, tokenizer, encoder with the adapter merged, head tensors) of the trained model in `folder`,
+    checked against the base weights in `model_dir`."""
+    from peft import PeftModel
+    from safetensors.torch import load_file
+
+    config = ScorerConfig.read(folder).for_base(base_label, folder)
+    tokenizer, encoder = load_base(model_dir)
+    if fingerprint(encoder) != config.base_fingerprint:
+        raise ScorerError(f"The answer scorer in {folder} was trained on other base weights than those in "
+                          f"{model_dir}; rebuild the model (make clean) or retrain the scorer.")
+    try:
+        encoder = PeftModel.from_pretrained(encoder, str(folder)).merge_and_unload()
+        head = load_file(str(folder / HEAD))
+    except Exception as exc:
+        raise ScorerError(f"The answer scorer in {folder} cannot be loaded ({type(exc).__name__}: {exc}); "
+                          "restore it from git or retrain it.") from None
+    return config, tokenizer, encoder.eval(), head
+
+
 class CrossScorer:
     """Scores (question, sentence) pairs with the trained adapter merged into the base model."""
 
     def __init__(self, model_dir: Path, base_label: str, folder: Path = SCORER_DIR):
         import torch
-        from peft import PeftModel
-        from safetensors.torch import load_file
 
-        self.config = ScorerConfig.read(folder).for_base(base_label, folder)
-        tokenizer, encoder = load_base(model_dir)
-        if fingerprint(encoder) != self.config.base_fingerprint:
-            raise ScorerError(f"The answer scorer in {folder} was trained on other base weights than those in "
-                              f"{model_dir}; rebuild the model (make clean) or retrain the scorer.")
-        try:
-            encoder = PeftModel.from_pretrained(encoder, str(folder)).merge_and_unload()
-            head = load_file(str(folder / HEAD))
-        except Exception as exc:
-            raise ScorerError(f"The answer scorer in {folder} cannot be loaded ({type(exc).__name__}: {exc}); "
-                              "restore it from git or retrain it.") from None
-        self.tokenizer = tokenizer
-        self.encoder = encoder.eval()
+        self.config, self.tokenizer, self.encoder, head = load_trained(model_dir, base_label, folder)
         self.weight, self.bias = head["weight"], head["bias"]
         self._torch = torch
         self._lock = threading.Lock()  # HF fast tokenizers are not safe to share across threads
@@ -133,7 +156,8 @@ _shared_lock = threading.Lock()
 
 def load_shared(folder: Path = SCORER_DIR, runtime=None):
     """The process-wide scorer for `folder` in `runtime` (a `Runtime`; None: the Settings default),
-    loaded once, on the rebuilt e5-small it was trained on."""
+    loaded once, on the rebuilt e5-small it was trained on: a `CrossScorer` (or its ONNX form) or,
+    for a span reader, a `reader.SpanReader`."""
     from . import embedding
     from .settings import Runtime, Settings
 
@@ -143,7 +167,14 @@ def load_shared(folder: Path = SCORER_DIR, runtime=None):
         if key not in _shared:
             model_dir, label = embedding.ensure_default_model(), embedding.base_model_id()
 
-            def torch_scorer() -> CrossScorer:
+            config = ScorerConfig.read(folder).for_base(label, folder)
+            span = config.kind is ModelKind.SPAN
+
+            def torch_scorer():
+                if span:
+                    from .reader import TorchReader
+
+                    return TorchReader(model_dir, label, folder)
                 return CrossScorer(model_dir, label, folder)
 
             if runtime is Runtime.TORCH:
@@ -151,8 +182,8 @@ def load_shared(folder: Path = SCORER_DIR, runtime=None):
             else:
                 from .onnx_export import ensure_scorer
                 from .onnx_run import OnnxCrossScorer
+                from .reader import OnnxReader
 
-                config = ScorerConfig.read(folder).for_base(label, folder)
                 path = ensure_scorer(folder, model_dir, runtime, torch_scorer)
-                _shared[key] = OnnxCrossScorer(path, model_dir, config)
+                _shared[key] = (OnnxReader if span else OnnxCrossScorer)(path, model_dir, config)
         return _shared[key]

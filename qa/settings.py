@@ -111,6 +111,8 @@ class Settings:
     # Candidate sentences (best by the rule score) that the cross-encoder rereads per question: of 4, 6, 8
     # or 10, 8 chose right 0.004 more often than 6 for 17 % more time (eval/sweep_candidates.py, README).
     rerank_candidates: int = 6
+    # Span reader only: sentences of the paragraph read on each side of a candidate (training saw 0-3).
+    reader_context: int = 2
     # How the embedding encoder runs (the bundled model only; others run in torch). Not int8: its
     # embeddings agree with fp32 at cosine 0.996, yet moved the article's quote-hit@1 by -0.037
     # (README, "Speed and memory"); mixed (int8 word-embedding table) keeps fp32's answers.

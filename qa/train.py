@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from . import squad
+from .reader import EncodedWindow
+from .scorer import ModelKind
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +91,88 @@ def build_groups(paragraphs: list[squad.SquadParagraph], in_paragraph: int, cros
     return groups
 
 
+@dataclass(frozen=True)
+class ReadExample:
+    """One window for the span reader and its answer's first and last token (both 0: no answer here)."""
+
+    window: EncodedWindow
+    start: int
+    end: int
+
+
+def build_read_examples(paragraphs: list[squad.SquadParagraph], tokenizer, max_length: int, seed: int,
+                        far: float = 0.5, near: float = 0.25, neighbours: int = 3,
+                        progress: bool = True) -> list[ReadExample]:
+    """Reader windows from every answerable question whose answer lies inside one sentence: the answer
+    sentence with 0..`neighbours` sentences of its paragraph on each side (the answer's tokens are the
+    target); with probability `far` a window around the best BM25 sentence of another paragraph, and with
+    probability `near` a window of the same paragraph without the answer (target: no answer)."""
+    from tqdm import tqdm
+
+    from .lexical import BM25Index
+    from .reader import encode_window
+
+    rng = random.Random(seed)
+    units = [[(s, e) for s, e in paragraph_units(p.context)] for p in paragraphs]
+    texts = [[p.context[s:e] for s, e in us] for p, us in zip(paragraphs, units)]
+    flat = [(pi, ui) for pi, ts in enumerate(texts) for ui in range(len(ts))]
+    bm25 = BM25Index([texts[pi][ui] for pi, ui in flat])
+    special = (tokenizer.bos_token_id, tokenizer.eos_token_id)
+    space = tokenizer.convert_tokens_to_ids("\u2581")  # a lone "▁" before CJK text: never an answer's first token
+
+    def pieces(batch: list[str]) -> list[list[int]]:
+        return tokenizer(batch, add_special_tokens=False)["input_ids"]
+
+    def around(pi: int, k: int, lo_limit: int = 0, hi_limit: int | None = None) -> tuple[list[str], int]:
+        hi_limit = len(texts[pi]) if hi_limit is None else hi_limit
+        lo = max(lo_limit, k - rng.randint(0, neighbours))
+        hi = min(hi_limit, k + 1 + rng.randint(0, neighbours))
+        return texts[pi][lo:hi], k - lo
+
+    examples = []
+    for pi, para in enumerate(tqdm(paragraphs, desc="reader windows", disable=not progress)):
+        for q in para.questions:
+            if not q.question or not q.answers:
+                continue
+            a = q.answers[0]
+            inside = [k for k, (s, e) in enumerate(units[pi]) if s <= a.start and a.end <= e]
+            if not inside:
+                continue
+            k = inside[0]
+            sentences, at = around(pi, k)
+            window = encode_window(pieces, special, q.question, sentences, max_length)
+            lo, hi = window.spans[at]
+            enc = tokenizer(texts[pi][k], add_special_tokens=False, return_offsets_mapping=True)
+            first = units[pi][k][0]
+            toks = [i for i, ((s, e), tid) in enumerate(zip(enc["offset_mapping"], enc["input_ids"]))
+                    if e > a.start - first and s < a.end - first and tid != space]
+            if not toks or lo + toks[-1] >= hi:
+                continue
+            examples.append(ReadExample(window, lo + toks[0], lo + toks[-1]))
+            answers = {x.text for x in q.answers}
+            if rng.random() < far:
+                for j in np.argsort(-bm25.scores(q.question))[:20]:
+                    pj, uj = flat[int(j)]
+                    if pj != pi and not any(x in texts[pj][uj] for x in answers):
+                        other, _ = around(pj, uj)
+                        examples.append(ReadExample(encode_window(pieces, special, q.question, other, max_length), 0, 0))
+                        break
+            if rng.random() < near:
+                others = [j for j in range(len(texts[pi])) if j != k and not any(x in texts[pi][j] for x in answers)]
+                if others:
+                    j = max(others, key=lambda j: bm25.coverage(q.question, texts[pi][j]))
+                    other, _ = around(pi, j, k + 1 if j > k else 0, k if j < k else None)
+                    if not any(x in t for t in other for x in answers):
+                        examples.append(ReadExample(encode_window(pieces, special, q.question, other, max_length), 0, 0))
+    rng.shuffle(examples)
+    return examples
+
+
 class _Model:
     """e5 encoder with LoRA, mean pooling and a linear head (training form of CrossScorer)."""
 
-    def __init__(self, model_dir: Path, rank: int, alpha: int, dropout: float, resume: Path | None = None):
+    def __init__(self, model_dir: Path, rank: int, alpha: int, dropout: float, resume: Path | None = None,
+                 outputs: int = 1):
         import torch
         from peft import LoraConfig, PeftModel, get_peft_model
         from safetensors.torch import load_file
@@ -101,7 +181,7 @@ class _Model:
 
         self.tokenizer, base = load_base(model_dir)
         self.fingerprint = fingerprint(base)
-        self.head = torch.nn.Linear(base.config.hidden_size, 1)
+        self.head = torch.nn.Linear(base.config.hidden_size, outputs)
         if resume is not None:  # go on from a trained adapter and head (same base weights only)
             if ScorerConfig.read(resume).base_fingerprint != self.fingerprint:
                 raise ScorerError(f"{resume} was trained on other base weights; it cannot be resumed here.")
@@ -128,6 +208,10 @@ class _Model:
         hidden = self.encoder(**batch).last_hidden_state
         return self.head(mean_pool(hidden, batch["attention_mask"])).squeeze(-1)
 
+    def token_logits(self, ids, mask):
+        """(batch, tokens, outputs): the span reader's start / end logits."""
+        return self.head(self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state)
+
     def save(self, folder: Path, config: dict) -> None:
         """Write adapter, head and scorer.json to `folder` atomically (tmp folder, then rename)."""
         from safetensors.torch import save_file
@@ -149,17 +233,18 @@ class _Model:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def train(groups: list[TrainGroup], out: Path, model_dir: Path, base_label: str, *, epochs: float = 1.0,
-          questions_per_batch: int = 8, lr: float = 5e-4, rank: int = 16, alpha: int = 32, max_length: int = 128,
-          minutes: float | None = None, steps: int | None = None, seed: int = 0, save_every: int = 100, data_note: str = "",
-          resume: Path | None = None) -> dict:
-    """Train and save the scorer to `out`; returns the record written to scorer.json['trained']."""
+def train(items: list, out: Path, model_dir: Path, base_label: str, *, kind: ModelKind = ModelKind.SENTENCE,
+          epochs: float = 1.0, questions_per_batch: int = 8, lr: float = 5e-4, rank: int = 16, alpha: int = 32,
+          max_length: int = 128, minutes: float | None = None, steps: int | None = None, seed: int = 0,
+          save_every: int = 100, data_note: str = "", resume: Path | None = None) -> dict:
+    """Train and save the scorer (`kind` sentence: `TrainGroup` items; span: `ReadExample` items) to `out`;
+    returns the record written to scorer.json['trained']."""
     import torch
     from tqdm import tqdm
 
     torch.manual_seed(seed)
     random.seed(seed)
-    model = _Model(model_dir, rank, alpha, dropout=0.05, resume=resume)
+    model = _Model(model_dir, rank, alpha, dropout=0.05, resume=resume, outputs=2 if kind is ModelKind.SPAN else 1)
     before = {}
     if resume is not None:
         from .scorer import ScorerConfig
@@ -167,16 +252,18 @@ def train(groups: list[TrainGroup], out: Path, model_dir: Path, base_label: str,
         before = ScorerConfig.read(resume).trained
     params = model.parameters()
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
-    batches = [groups[i : i + questions_per_batch] for i in range(0, len(groups), questions_per_batch)]
+    batches = [items[i : i + questions_per_batch] for i in range(0, len(items), questions_per_batch)]
     planned = steps or max(1, int(len(batches) * epochs))
     total = planned
     warmup = max(1, total // 20)
     t0 = time.perf_counter()
-    record = {"data": data_note, "groups": len(groups), "group_size": 1 + len(groups[0].negatives),
-              "questions_per_batch": questions_per_batch, "lr": lr, "lora_rank": rank, "lora_alpha": alpha,
-              "seed": seed, "planned_steps": planned}
+    record = {"data": data_note, "items": len(items), "questions_per_batch": questions_per_batch, "lr": lr,
+              "lora_rank": rank, "lora_alpha": alpha, "seed": seed, "planned_steps": planned}
+    if kind is ModelKind.SENTENCE:
+        record["group_size"] = 1 + len(items[0].negatives)
     if before:
         record["resumed_from"] = before  # the earlier run(s) this one continues
+    batch_loss = _span_loss if kind is ModelKind.SPAN else _group_loss
 
     def schedule(step: int) -> float:
         if step < warmup:
@@ -188,30 +275,14 @@ def train(groups: list[TrainGroup], out: Path, model_dir: Path, base_label: str,
     losses: list[float] = []
     step = 0
     while step < total:
-        batch = batches[step % len(batches)]
-        questions, sentences, sizes = [], [], []
-        for g in batch:
-            items = (g.positive,) + g.negatives
-            questions += [g.question] * len(items)
-            sentences += items
-            sizes.append(len(items))
-        logits = model.logits(questions, sentences, max_length)
-        listwise, pointwise, offset = 0.0, 0.0, 0
-        for n in sizes:
-            group = logits[offset : offset + n]
-            target = torch.zeros(n)
-            target[0] = 1.0
-            listwise = listwise + torch.nn.functional.cross_entropy(group.unsqueeze(0), torch.tensor([0]))
-            pointwise = pointwise + torch.nn.functional.binary_cross_entropy_with_logits(group, target)
-            offset += n
-        loss = (listwise + pointwise) / len(sizes)
+        loss = batch_loss(model, batches[step % len(batches)], max_length)
         for group_ in optimizer.param_groups:
             group_["lr"] = lr * schedule(step)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         step += 1
         bar.update(1)
         bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
@@ -228,10 +299,53 @@ def train(groups: list[TrainGroup], out: Path, model_dir: Path, base_label: str,
         if step % save_every == 0 or step == total:
             record |= {"steps": step, "seconds": round(time.perf_counter() - t0), "loss_last50": round(
                 float(np.mean(losses[-50:])), 4)}
-            model.save(out, {"base_model": base_label, "base_fingerprint": model.fingerprint,
+            model.save(out, {"base_model": base_label, "base_fingerprint": model.fingerprint, "kind": kind.value,
                              "max_length": max_length, "trained": record})
     bar.close()
     return record
+
+
+def _group_loss(model: _Model, batch: list[TrainGroup], max_length: int):
+    """Listwise (pick the positive of each group) plus pointwise (is each sentence an answer)."""
+    import torch
+
+    questions, sentences, sizes = [], [], []
+    for g in batch:
+        items = (g.positive,) + g.negatives
+        questions += [g.question] * len(items)
+        sentences += items
+        sizes.append(len(items))
+    logits = model.logits(questions, sentences, max_length)
+    listwise, pointwise, offset = 0.0, 0.0, 0
+    for n in sizes:
+        group = logits[offset : offset + n]
+        target = torch.zeros(n)
+        target[0] = 1.0
+        listwise = listwise + torch.nn.functional.cross_entropy(group.unsqueeze(0), torch.tensor([0]))
+        pointwise = pointwise + torch.nn.functional.binary_cross_entropy_with_logits(group, target)
+        offset += n
+    return (listwise + pointwise) / len(sizes)
+
+
+def _span_loss(model: _Model, batch: list[ReadExample], max_length: int):
+    """Cross-entropy of the answer's first and last token over the window's passage tokens and the
+    no-answer position (the target of windows without the answer)."""
+    import torch
+
+    from .reader import NO_ANSWER, pad
+
+    ids, mask = pad([e.window for e in batch], model.tokenizer.pad_token_id)
+    allowed = np.zeros(ids.shape, dtype=bool)
+    for i, e in enumerate(batch):
+        allowed[i, NO_ANSWER] = True
+        for lo, hi in e.window.spans:
+            allowed[i, lo:hi] = True
+    logits = model.token_logits(torch.from_numpy(ids), torch.from_numpy(mask))
+    logits = logits.masked_fill(~torch.from_numpy(allowed).unsqueeze(-1), -1e4)
+    starts = torch.tensor([e.start for e in batch])
+    ends = torch.tensor([e.end for e in batch])
+    ce = torch.nn.functional.cross_entropy
+    return (ce(logits[..., 0], starts) + ce(logits[..., 1], ends)) / 2
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -241,35 +355,52 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=None, help="batches to train (overrides --epochs)")
     p.add_argument("--minutes", type=float, default=None, help="time budget; the schedule is fitted to it")
     p.add_argument("--max-questions", type=int, default=None, help="use only this many training groups")
-    p.add_argument("--batch-questions", type=int, default=8, help="questions per batch (x group size pairs)")
+    p.add_argument("--kind", default="sentence", choices=[k.value for k in ModelKind],
+                   help="sentence: a (question, sentence) cross-encoder; span: a reader of sentence windows")
+    p.add_argument("--batch-questions", type=int, default=None,
+                   help="groups (sentence: x group size pairs; default 8) or windows (span; default 16) per batch")
     p.add_argument("--in-paragraph", type=int, default=2, help="hard negatives from the same paragraph")
     p.add_argument("--cross", type=int, default=1, help="hard negatives from other paragraphs (BM25)")
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--rank", type=int, default=16, help="LoRA rank")
-    p.add_argument("--max-length", type=int, default=128, help="tokens of question + sentence")
+    p.add_argument("--far", type=float, default=0.5, help="span: share of questions with a window of another paragraph")
+    p.add_argument("--near", type=float, default=0.25,
+                   help="span: share of questions with a window of their paragraph without the answer")
+    p.add_argument("--max-length", type=int, default=None,
+                   help="tokens of question + sentence (default 128) or + window (span; default 256)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", default=None, help="go on training a scorer folder (its adapter and head)")
 
 
 def run(args) -> int:
     from . import embedding
-    from .scorer import SCORER_DIR
+    from .scorer import SCORER_DIR, load_base
 
+    kind = ModelKind.from_str(args.kind)
+    span = kind is ModelKind.SPAN
+    max_length = args.max_length or (256 if span else 128)
     paragraphs = [p for f in args.data for p in squad.load(f)]
-    groups = build_groups(paragraphs, args.in_paragraph, args.cross, args.seed)
+    if span:
+        tokenizer, _ = load_base(embedding.ensure_default_model())
+        items = build_read_examples(paragraphs, tokenizer, max_length, args.seed, far=args.far, near=args.near)
+    else:
+        items = build_groups(paragraphs, args.in_paragraph, args.cross, args.seed)
     if args.max_questions:
-        groups = groups[: args.max_questions]
-    if not groups:
+        items = items[: args.max_questions]
+    if not items:
         print("error: no answerable question whose answer lies inside one sentence", flush=True)
         return 1
     out = Path(args.out) if args.out else SCORER_DIR
     out.parent.mkdir(parents=True, exist_ok=True)
     note = ", ".join(Path(f).name for f in args.data)
-    print(f"{len(groups)} training groups of {1 + len(groups[0].negatives)} sentences from {note}", flush=True)
-    record = train(groups, out, embedding.ensure_default_model(), embedding.base_model_id(), epochs=args.epochs,
-                   questions_per_batch=args.batch_questions, lr=args.lr, rank=args.rank,
-                   max_length=args.max_length, minutes=args.minutes, steps=args.steps, seed=args.seed, data_note=note,
-                   resume=Path(args.resume) if args.resume else None)
+    if span:
+        print(f"{len(items)} reader windows ({sum(e.start > 0 for e in items)} with the answer) from {note}", flush=True)
+    else:
+        print(f"{len(items)} training groups of {1 + len(items[0].negatives)} sentences from {note}", flush=True)
+    record = train(items, out, embedding.ensure_default_model(), embedding.base_model_id(), kind=kind,
+                   epochs=args.epochs, questions_per_batch=args.batch_questions or (16 if span else 8), lr=args.lr,
+                   rank=args.rank, max_length=max_length, minutes=args.minutes, steps=args.steps, seed=args.seed,
+                   data_note=note, resume=Path(args.resume) if args.resume else None)
     size = sum(f.stat().st_size for f in out.iterdir())
     print(f"saved {out} ({size / 1e6:.1f} MB) after {record['steps']} steps in {record['seconds']} s", flush=True)
     return 0

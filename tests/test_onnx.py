@@ -9,6 +9,7 @@ import pytest
 
 from qa import embedding, onnx_export, scorer
 from qa.settings import PROJECT_DIR, Runtime
+from support.scoring import sentence_scores
 from support.varied_texts import varied_texts
 
 pytestmark = pytest.mark.slow
@@ -35,9 +36,9 @@ def test_quantized_vectors_get_an_index_of_their_own():
 
 
 def test_onnx_scorer_scores_like_torch():
-    torch_logits = scorer.load_shared(runtime=Runtime.TORCH).score(QUESTION, SENTENCES)
+    torch_logits = sentence_scores(scorer.load_shared(runtime=Runtime.TORCH), QUESTION, SENTENCES)
     for runtime in (Runtime.ONNX_MIXED, Runtime.ONNX_FP32):
-        logits = scorer.load_shared(runtime=runtime).score(QUESTION, SENTENCES)
+        logits = sentence_scores(scorer.load_shared(runtime=runtime), QUESTION, SENTENCES)
         assert logits.shape == (4,) and logits.argmax() == torch_logits.argmax() == 0
         assert np.abs(logits - torch_logits).max() < 0.1, runtime
 

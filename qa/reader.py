@@ -1,0 +1,181 @@
+"""Span reader: reads the question with a stretch of sentences and scores each sentence by the best
+answer span inside it.
+
+A sentence-pair cross-encoder sees one sentence at a time, so it cannot tell that "他" in a
+sentence is the person asked about, or that the sentence before sets the scene. The reader
+sees a window of consecutive sentences of one paragraph after the question and, like an
+extractive QA model, gives every token a start and an end logit (e5-small + LoRA + a
+two-output head, trained by `python -m qa train --kind span`). A sentence's score is its best
+span (start + end logit, start <= end, at most `MAX_ANSWER_TOKENS` apart) minus the window's
+no-answer score (the logits of the first token, trained on windows that hold no answer).
+
+The passage is tokenized sentence by sentence and the pieces are joined, so which tokens
+belong to which sentence is known without character offsets: the same code serves the
+`tokenizers` form (training, torch) and the sentencepiece form (ONNX, no torch).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .scorer import PASSAGE_PREFIX, QUERY_PREFIX
+
+MAX_ANSWER_TOKENS = 40  # longest answer span considered (tokens); DRCD/CMRC answers are shorter
+NO_ANSWER = 0  # token position whose start/end logits say "no answer in this window" (<s>)
+
+Pieces = Callable[[list[str]], list[list[int]]]  # texts -> token ids each, no special tokens
+
+
+@dataclass(frozen=True)
+class EncodedWindow:
+    """Token ids of <s> query </s></s> passage-sentences </s>, and each sentence's token range."""
+
+    ids: tuple[int, ...]
+    spans: tuple[tuple[int, int], ...]  # [start, end) per sentence; (0, 0) when cut off by max_length
+
+
+def encode_window(pieces: Pieces, special: tuple[int, int], question: str, sentences: Sequence[str],
+                  max_length: int, question_tokens: int = 64) -> EncodedWindow:
+    """The reader's input for one window; sentences that do not fit in `max_length` get an empty range."""
+    bos, eos = special
+    encoded = pieces([QUERY_PREFIX + question, PASSAGE_PREFIX] + list(sentences))
+    q = encoded[0][:question_tokens]
+    ids = [bos, *q, eos, eos, *encoded[1]]
+    spans = []
+    for sent in encoded[2:]:
+        room = max_length - 1 - len(ids)
+        if room <= 0 or not sent:
+            spans.append((0, 0))
+            continue
+        sent = sent[:room]
+        spans.append((len(ids), len(ids) + len(sent)))
+        ids += sent
+    ids.append(eos)
+    return EncodedWindow(tuple(ids), tuple(spans))
+
+
+def pad(windows: Sequence[EncodedWindow], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ids and attention mask of windows, padded to the longest."""
+    width = max(len(w.ids) for w in windows)
+    ids = np.full((len(windows), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(windows), width), dtype=np.int64)
+    for i, w in enumerate(windows):
+        ids[i, : len(w.ids)], mask[i, : len(w.ids)] = w.ids, 1
+    return ids, mask
+
+
+def best_span(start: np.ndarray, end: np.ndarray, lo: int, hi: int, longest: int = MAX_ANSWER_TOKENS) -> float:
+    """max over lo <= s <= e < min(hi, s + longest) of start[s] + end[e]."""
+    if hi <= lo:
+        return -np.inf
+    s, e = start[lo:hi], end[lo:hi]
+    n = hi - lo
+    # end logits' running max from the right, limited to `longest` tokens: a small sliding window.
+    best = -np.inf
+    for i in range(n):
+        best = max(best, float(s[i] + e[i : min(n, i + longest)].max()))
+    return best
+
+
+def sentence_scores(logits: np.ndarray, window: EncodedWindow) -> np.ndarray:
+    """Per sentence of `window`: best span score minus the no-answer score (logits: (tokens, 2))."""
+    start, end = logits[:, 0], logits[:, 1]
+    null = float(start[NO_ANSWER] + end[NO_ANSWER])
+    return np.array([best_span(start, end, lo, hi) - null for lo, hi in window.spans], dtype=np.float32)
+
+
+class SpanReader:
+    """Scores windows of sentences with a token-logit model (`run(ids, mask) -> (batch, tokens, 2)`)."""
+
+    def __init__(self, run, pieces: Pieces, special: tuple[int, int], pad_id: int, max_length: int, config=None):
+        self._run, self._pieces, self._special, self._pad = run, pieces, special, pad_id
+        self.max_length = max_length
+        self.config = config
+
+    def score_windows(self, question: str, windows: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        """For each window (consecutive sentences), one score per sentence: how likely it holds the answer."""
+        if not windows:
+            return []
+        encoded = [encode_window(self._pieces, self._special, question, w, self.max_length) for w in windows]
+        ids, mask = pad(encoded, self._pad)
+        logits = self._run(ids, mask)
+        return [sentence_scores(logits[i], w) for i, w in enumerate(encoded)]
+
+
+class TorchReader(SpanReader):
+    """The trained reader in `folder` (adapter merged into the base in `model_dir`), run by torch."""
+
+    def __init__(self, model_dir, base_label: str, folder):
+        import threading
+
+        import torch
+
+        from .scorer import load_trained
+
+        config, tokenizer, self.encoder, head = load_trained(model_dir, base_label, folder)
+        self.weight, self.bias = head["weight"], head["bias"]
+        lock = threading.Lock()  # HF fast tokenizers are not safe to share across threads
+
+        def pieces(texts: list[str]) -> list[list[int]]:
+            with lock:
+                return tokenizer(texts, add_special_tokens=False)["input_ids"]
+
+        def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+            with torch.inference_mode():
+                return self.module()(torch.from_numpy(ids), torch.from_numpy(mask)).float().numpy()
+
+        super().__init__(run, pieces, (tokenizer.bos_token_id, tokenizer.eos_token_id), tokenizer.pad_token_id,
+                         config.max_length, config)
+
+    def module(self):
+        """A torch module (ids, mask) -> (batch, tokens, 2) start / end logits (also what ONNX exports)."""
+        import torch
+
+        encoder, weight, bias = self.encoder, self.weight, self.bias
+
+        class Logits(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.bert = encoder
+                self.weight = torch.nn.Parameter(weight.clone(), requires_grad=False)
+                self.bias = torch.nn.Parameter(bias.clone(), requires_grad=False)
+
+            def forward(self, input_ids, attention_mask):
+                hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+                return hidden @ self.weight.T + self.bias
+
+        return Logits()
+
+
+class OnnxReader(SpanReader):
+    """The exported reader run by onnxruntime, tokenized by the shared sentencepiece / tokenizer.json form."""
+
+    def __init__(self, path, model_dir, config):
+        from .onnx_run import WHITESPACE_RUN, PieceTokenizer, _session, shared_tokenizer
+
+        session = _session(path)
+        tokenizer, lock = shared_tokenizer(model_dir)
+        if isinstance(tokenizer, PieceTokenizer):
+            sp = tokenizer.sp
+
+            def pieces(texts: list[str]) -> list[list[int]]:
+                with lock:
+                    return sp.encode([WHITESPACE_RUN.sub(" ", t) for t in texts])
+
+            special, pad_id = (tokenizer.bos, tokenizer.eos), tokenizer.pad
+        else:  # tokenizer.json through `tokenizers`
+            tok = tokenizer.tok
+
+            def pieces(texts: list[str]) -> list[list[int]]:
+                with lock:
+                    tok.no_truncation()
+                    return [tok.encode(t).ids[1:-1] for t in texts]  # one by one: no padding
+
+            special, pad_id = (tok.token_to_id("<s>"), tok.token_to_id("</s>")), tok.token_to_id("<pad>")
+
+        def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+            return session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+
+        super().__init__(run, pieces, special, pad_id, config.max_length, config)

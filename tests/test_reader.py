@@ -1,0 +1,71 @@
+"""The span reader: windows are tokenized sentence by sentence with each sentence's token range
+known, a sentence's score is its best answer span against the no-answer score, and a reader
+trained on a tiny SQuAD file loads, scores and exports to ONNX with the same numbers."""
+import numpy as np
+import pytest
+
+from qa import reader, squad
+from qa.reader import EncodedWindow, best_span, encode_window, sentence_scores
+
+
+def chars(texts: list[str]) -> list[list[int]]:
+    """A stand-in tokenizer: one id per character."""
+    return [[ord(ch) for ch in t] for t in texts]
+
+
+def test_each_sentence_gets_the_token_range_of_its_own_pieces():
+    w = encode_window(chars, (0, 2), "谁？", ["甲乙。", "丙。"], max_length=64)
+    q = len(reader.QUERY_PREFIX + "谁？")
+    first = 1 + q + 2 + len(reader.PASSAGE_PREFIX)
+    assert w.spans == ((first, first + 3), (first + 3, first + 5))
+    assert [chr(i) for i in w.ids[first : first + 5]] == list("甲乙。丙。")
+    assert w.ids[0] == 0 and w.ids[-1] == 2
+
+
+def test_a_sentence_past_the_token_budget_is_cut_or_left_out():
+    w = encode_window(chars, (0, 2), "谁？", ["甲" * 10, "乙" * 10, "丙"], max_length=40)
+    assert len(w.ids) <= 40
+    (a0, a1), (b0, b1), (c0, c1) = w.spans
+    assert a1 - a0 == 10 and 0 < b1 - b0 < 10 and (c0, c1) == (0, 0)
+
+
+def test_best_span_starts_before_it_ends_and_stays_short():
+    start = np.array([0.0, 5.0, 0.0, 0.0])
+    end = np.array([9.0, 0.0, 0.0, 1.0])
+    assert best_span(start, end, 0, 4) == pytest.approx(9.0)  # start 0 + end 0, not start 1 + end 0
+    assert best_span(start, end, 1, 4) == pytest.approx(6.0)  # start 1 + end 3
+    assert best_span(start, end, 1, 4, longest=2) == pytest.approx(5.0)  # end 3 is too far from start 1
+    assert best_span(start, end, 2, 2) == -np.inf
+
+
+def test_a_sentence_scores_against_the_windows_no_answer_logits():
+    w = EncodedWindow(ids=(0, 7, 7, 7, 2), spans=((1, 2), (2, 4)))
+    logits = np.array([[1.0, 1.0], [0.0, 0.0], [3.0, 0.0], [0.0, 2.0], [0.0, 0.0]])
+    assert sentence_scores(logits, w).tolist() == pytest.approx([-2.0, 3.0])
+
+
+@pytest.mark.slow
+def test_training_a_reader_on_a_tiny_squad_file_runs_end_to_end_and_exports(tmp_path, monkeypatch):
+    from qa import embedding, onnx_export
+    from qa.reader import OnnxReader, TorchReader
+    from qa.scorer import ModelKind, ScorerConfig, load_base
+    from qa.settings import Runtime
+    from qa.train import build_read_examples, train
+
+    model_dir, label = embedding.ensure_default_model(), embedding.base_model_id()
+    tokenizer, _ = load_base(model_dir)
+    examples = build_read_examples(squad.load("tests/data/tiny_squad.json"), tokenizer, 96, seed=0, progress=False)
+    answered = [e for e in examples if e.start]
+    assert answered and all(0 < e.start <= e.end < len(e.window.ids) for e in answered)
+    record = train(examples, tmp_path / "r", model_dir, label, kind=ModelKind.SPAN, questions_per_batch=4, rank=4,
+                   alpha=8, max_length=96, steps=2, seed=0)
+    assert record["steps"] == 2
+    assert ScorerConfig.read(tmp_path / "r").kind is ModelKind.SPAN
+    torch_reader = TorchReader(model_dir, label, tmp_path / "r")
+    windows = [["全镇共有茶园三千亩。", "年产干茶一百二十吨。"], ["这座大桥全长八百米。"]]
+    a = torch_reader.score_windows("云雾镇共有多少亩茶园？", windows)
+    assert [len(x) for x in a] == [2, 1] and all(np.isfinite(x).all() for x in a)
+    monkeypatch.setattr(onnx_export, "onnx_dir", lambda: tmp_path / "onnx")
+    path = onnx_export.ensure_scorer(tmp_path / "r", model_dir, Runtime.ONNX_FP32, lambda: torch_reader)
+    b = OnnxReader(path, model_dir, torch_reader.config).score_windows("云雾镇共有多少亩茶园？", windows)
+    assert np.abs(np.concatenate(a) - np.concatenate(b)).max() < 1e-3
