@@ -70,13 +70,11 @@ def best_span(start: np.ndarray, end: np.ndarray, lo: int, hi: int, longest: int
     """max over lo <= s <= e < min(hi, s + longest) of start[s] + end[e]."""
     if hi <= lo:
         return -np.inf
-    s, e = start[lo:hi], end[lo:hi]
     n = hi - lo
-    # end logits' running max from the right, limited to `longest` tokens: a small sliding window.
-    best = -np.inf
-    for i in range(n):
-        best = max(best, float(s[i] + e[i : min(n, i + longest)].max()))
-    return best
+    # best end within `longest` tokens of each start: a sliding-window max over the end logits
+    ends = np.concatenate([end[lo:hi], np.full(longest - 1, -np.inf, dtype=end.dtype)])
+    reach = np.lib.stride_tricks.sliding_window_view(ends, longest)[:n].max(axis=1)
+    return float((start[lo:hi] + reach).max())
 
 
 def sentence_scores(logits: np.ndarray, window: EncodedWindow) -> np.ndarray:
