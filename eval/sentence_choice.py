@@ -17,7 +17,7 @@ from qa import embedding, squad
 from qa.eval.questions import TUNE_SHARE
 from qa.lexical import BM25Index, local_coverage
 from qa.reader import TorchReader
-from qa.scorer import SCORER_DIR, CrossScorer, ModelKind, ScorerConfig
+from qa.scorer import CROSS_ENCODER_DIR, CrossScorer, ModelKind, ScorerConfig
 from qa.train import paragraph_units
 
 
@@ -25,7 +25,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("squad")
     p.add_argument("--split", choices=("dev", "test", "all"), default="all")
-    p.add_argument("--scorer", type=Path, default=SCORER_DIR, help="a trained cross-encoder folder (torch)")
+    p.add_argument("--scorer", type=Path, default=CROSS_ENCODER_DIR, help="a trained cross-encoder folder (torch)")
     p.add_argument("--reader", type=Path, default=None, help="a trained span reader folder (torch)")
     p.add_argument("--context", type=int, default=2, help="sentences on each side the reader reads")
     p.add_argument("--limit", type=int, default=None, help="stop after this many questions")

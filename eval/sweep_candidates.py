@@ -20,7 +20,7 @@ from qa.calibrate import collect
 from qa.combiner import fit
 from qa.engine import QA
 from qa.eval.questions import parse_questions, squad_questions
-from qa.scorer import load_shared
+from qa.scorer import CROSS_ENCODER_DIR, load_shared
 from qa.settings import PROJECT_DIR, ScorerKind, Settings
 
 SIZES = (4, 6, 8, 10)
@@ -28,7 +28,7 @@ SIZES = (4, 6, 8, 10)
 
 def main(squad_file: str, questions_file: str) -> None:
     settings = Settings(scorer=ScorerKind.RULES, rerank_candidates=max(SIZES))
-    cross = load_shared()
+    cross = load_shared(CROSS_ENCODER_DIR)  # measured for the cross-encoder (the reader: eval/sweep_reader.py)
     docs, index = Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp())
     try:
         tune = [q for q in squad_questions(Path(squad_file), 0.2, docs) if q.split == "dev"]

@@ -93,7 +93,7 @@ class SizeResult:
     approximate: bool  # the product's chunk index at this size is HNSW
     hnsw_recall_at_10: float  # HNSW (Settings' M, efConstruction, efSearch) against exact, these chunks
     stages: Stages
-    runtimes: dict = field(default_factory=dict)  # how the encoder and cross-encoder ran (Settings)
+    runtimes: dict = field(default_factory=dict)  # how the encoder and the answer model ran (Settings)
     date: str = field(default_factory=lambda: time.strftime("%Y-%m-%d"))
 
     def to_dict(self) -> dict:

@@ -3,8 +3,8 @@
 Runs the engine over tuning questions only — the tuning part ("dev") of a SQuAD file in
 the open-corpus setting of `python -m qa eval --squad` (withheld paragraphs give the
 unanswerable questions), plus optionally the dev split of the article's question set —
-collects each question's candidate sentences with their features and cross-encoder
-logits, labels the ones that hold an accepted answer, and fits the logistic combiner
+collects each question's candidate sentences with their features and the trained model's
+scores, labels the ones that hold an accepted answer, and fits the logistic combiner
 and the Platt scaling of the chosen candidate. Then it chooses the threshold: the one with
 the best mean of the balanced accuracies (HasAns and NoAns) of the tuning sets, so that no
 domain dominates, and stores it with the combiner. The held-out part ("test") is never read.

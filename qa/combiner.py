@@ -1,6 +1,6 @@
 """The learned answer model over candidate features, and its calibration.
 
-A logistic regression over each candidate sentence's features (cross-encoder logit and
+A logistic regression over each candidate sentence's features (the trained model's score and
 its margin to the best, cosine, coverage, passage score, answer-type match …) gives the
 probability that the sentence answers the question; the best one is quoted. A Platt
 scaling fitted on the quoted candidates of the tuning questions — unanswerable ones
@@ -22,11 +22,13 @@ from .scorer import SCORER_DIR, ScorerError
 
 COMBINER_FILE = SCORER_DIR.parent / "answer-combiner.json"
 FEATURES = ("cross", "cross_margin", "dense", "coverage", "prior", "typed", "focus", "consistent",
-            "rule_margin", "english", "english_cross", "lexical")
+            "rule_margin", "english", "english_cross", "lexical", "paragraph_coverage")
+# What a combiner is fitted on unless told otherwise (calibrate --features); a combiner file lists its own.
+DEFAULT_FEATURES = FEATURES
 
 
-def feature_matrix(cands: Sequence) -> np.ndarray:
-    """One row of FEATURES per candidate (candidates of one question: margins are to their best)."""
+def feature_matrix(cands: Sequence, features: Sequence[str] = FEATURES) -> np.ndarray:
+    """One row of `features` per candidate (candidates of one question: margins are to their best)."""
     cross = np.array([c.cross for c in cands], dtype=np.float64)
     rule = np.array([c.rule for c in cands], dtype=np.float64)
     english = np.array([c.english for c in cands], dtype=np.float64)
@@ -36,8 +38,9 @@ def feature_matrix(cands: Sequence) -> np.ndarray:
         "typed": [c.typed for c in cands], "focus": [c.focus for c in cands],
         "consistent": [c.consistent for c in cands], "rule_margin": rule - rule.max(), "english": english,
         "english_cross": english * cross, "lexical": [c.lexical for c in cands],
+        "paragraph_coverage": [c.paragraph_coverage for c in cands],
     }
-    return np.column_stack([np.asarray(cols[f], dtype=np.float64) for f in FEATURES])
+    return np.column_stack([np.asarray(cols[f], dtype=np.float64) for f in features])
 
 
 def scorer_fingerprint(folder: Path = SCORER_DIR) -> str:
@@ -54,17 +57,19 @@ def scorer_fingerprint(folder: Path = SCORER_DIR) -> str:
 
 @dataclass(frozen=True)
 class Combiner:
-    """Logistic weights over FEATURES and the Platt scaling of the chosen candidate's logit."""
+    """Logistic weights over `features` (some of FEATURES) and the Platt scaling of the chosen
+    candidate's logit."""
 
     coef: tuple[float, ...]
     intercept: float
     platt: tuple[float, float]  # p = sigmoid(a * logit + b)
     scorer: str  # scorer_fingerprint() it was fitted with
     fitted: dict  # what it was fitted on (for the README)
+    features: tuple[str, ...] = FEATURES
 
     def logits(self, cands: Sequence) -> np.ndarray:
         """Uncalibrated per-candidate scores (higher = more likely the answer): used to choose."""
-        return feature_matrix(cands) @ np.asarray(self.coef) + self.intercept
+        return feature_matrix(cands, self.features) @ np.asarray(self.coef) + self.intercept
 
     def choose(self, cands: Sequence) -> tuple[int, float]:
         """The candidate to quote (its index) and the probability that it is a right answer."""
@@ -78,7 +83,7 @@ class Combiner:
         return float(1.0 / (1.0 + np.exp(-(a * logit + b))))
 
     def to_dict(self) -> dict:
-        return {"features": list(FEATURES), "coef": list(self.coef), "intercept": self.intercept,
+        return {"features": list(self.features), "coef": list(self.coef), "intercept": self.intercept,
                 "platt": list(self.platt), "scorer": self.scorer, "fitted": self.fitted}
 
     def save(self, path: Path = COMBINER_FILE) -> None:
@@ -90,11 +95,13 @@ class Combiner:
     def load(cls, path: Path = COMBINER_FILE, scorer_dir: Path = SCORER_DIR) -> "Combiner":
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
-            if raw["features"] != list(FEATURES):
-                raise ValueError(f"features {raw['features']} differ from this code's {list(FEATURES)}")
+            unknown = [f for f in raw["features"] if f not in FEATURES]
+            if unknown or len(raw["features"]) != len(raw["coef"]):
+                raise ValueError(f"features {unknown or raw['features']} do not match this code's {list(FEATURES)}"
+                                 " or the coefficients")
             combiner = cls(tuple(map(float, raw["coef"])), float(raw["intercept"]),
                            (float(raw["platt"][0]), float(raw["platt"][1])), str(raw["scorer"]),
-                           dict(raw.get("fitted", {})))
+                           dict(raw.get("fitted", {})), tuple(raw["features"]))
         except FileNotFoundError:
             raise ScorerError(f"No answer combiner at {path}; restore it from git or refit it with "
                               "`python -m qa calibrate`.") from None
@@ -106,17 +113,19 @@ class Combiner:
         return combiner
 
 
-def fit(groups: Sequence[tuple[Sequence, Sequence[bool]]], scorer: str, fitted: dict, c: float = 1.0) -> Combiner:
+def fit(groups: Sequence[tuple[Sequence, Sequence[bool]]], scorer: str, fitted: dict, c: float = 1.0,
+        features: Sequence[str] = DEFAULT_FEATURES) -> Combiner:
     """Fit on `groups`: per question, its scored candidates and which of them are right answers
     (all False for an unanswerable question)."""
     from sklearn.linear_model import LogisticRegression
 
-    X = np.vstack([feature_matrix(cands) for cands, _ in groups])
+    features = tuple(features)
+    X = np.vstack([feature_matrix(cands, features) for cands, _ in groups])
     y = np.concatenate([np.asarray(labels, dtype=int) for _, labels in groups])
     model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced").fit(X, y)
     coef, intercept = tuple(float(v) for v in model.coef_[0]), float(model.intercept_[0])
     # Platt scaling of the chosen candidate: is the quote the engine would show right?
-    unscaled = Combiner(coef, intercept, (1.0, 0.0), scorer, fitted)
+    unscaled = Combiner(coef, intercept, (1.0, 0.0), scorer, fitted, features)
     chosen, right = [], []
     for cands, labels in groups:
         z = unscaled.logits(cands)
@@ -125,4 +134,5 @@ def fit(groups: Sequence[tuple[Sequence, Sequence[bool]]], scorer: str, fitted: 
         right.append(bool(labels[j]))
     platt = LogisticRegression(C=1e6, max_iter=2000).fit(np.asarray(chosen).reshape(-1, 1), np.asarray(right, int))
     return Combiner(coef, intercept, (float(platt.coef_[0][0]), float(platt.intercept_[0])), scorer,
-                    fitted | {"questions": len(groups), "candidates": int(len(y)), "positives": int(y.sum())})
+                    fitted | {"questions": len(groups), "candidates": int(len(y)), "positives": int(y.sum())},
+                    features)

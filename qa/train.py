@@ -350,13 +350,14 @@ def _span_loss(model: _Model, batch: list[ReadExample], max_length: int):
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", nargs="+", help="SQuAD-format JSON files (traditional characters are converted)")
-    p.add_argument("--out", default=None, help="output folder (default: qa/models/answer-scorer)")
+    p.add_argument("--out", default=None, help="output folder (default: qa/models/answer-scorer for the span "
+                   "reader, qa/models/cross-encoder for the sentence kind)")
     p.add_argument("--epochs", type=float, default=1.0)
     p.add_argument("--steps", type=int, default=None, help="batches to train (overrides --epochs)")
     p.add_argument("--minutes", type=float, default=None, help="time budget; the schedule is fitted to it")
     p.add_argument("--max-questions", type=int, default=None, help="use only this many training groups")
-    p.add_argument("--kind", default="sentence", choices=[k.value for k in ModelKind],
-                   help="sentence: a (question, sentence) cross-encoder; span: a reader of sentence windows")
+    p.add_argument("--kind", default="span", choices=[k.value for k in ModelKind],
+                   help="span: a reader of sentence windows (shipped); sentence: a (question, sentence) cross-encoder")
     p.add_argument("--batch-questions", type=int, default=None,
                    help="groups (sentence: x group size pairs; default 8) or windows (span; default 16) per batch")
     p.add_argument("--in-paragraph", type=int, default=2, help="hard negatives from the same paragraph")
@@ -374,7 +375,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from . import embedding
-    from .scorer import SCORER_DIR, load_base
+    from .scorer import CROSS_ENCODER_DIR, SCORER_DIR, load_base
 
     kind = ModelKind.from_str(args.kind)
     span = kind is ModelKind.SPAN
@@ -390,7 +391,7 @@ def run(args) -> int:
     if not items:
         print("error: no answerable question whose answer lies inside one sentence", flush=True)
         return 1
-    out = Path(args.out) if args.out else SCORER_DIR
+    out = Path(args.out) if args.out else SCORER_DIR if span else CROSS_ENCODER_DIR
     out.parent.mkdir(parents=True, exist_ok=True)
     note = ", ".join(Path(f).name for f in args.data)
     if span:

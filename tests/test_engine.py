@@ -310,7 +310,7 @@ NEAR_MISSES = [
 ]
 
 
-@pytest.mark.parametrize("question", [q for q in NEAR_MISSES if "上海市" not in q])
+@pytest.mark.parametrize("question", NEAR_MISSES)
 def test_near_misses_without_the_asked_for_answer_are_declined(seed_engine, question):
     a = seed_engine.answer(question)
     assert not a.found and a.quote == ""

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from qa import combiner as combiner_mod, scorer, squad
-from qa.scorer import SCORER_DIR, ScorerError
+from qa.scorer import CROSS_ENCODER_DIR, SCORER_DIR, ScorerError
 from support.scoring import sentence_scores
 
 pytestmark = pytest.mark.slow
@@ -17,21 +17,26 @@ POSITIVE = "全镇共有茶园三千亩，年产干茶一百二十吨。"
 NEGATIVES = ["镇上的茶叶合作社成立于2015年。", "这座大桥全长八百米。", "云雾镇位于山区北部。"]
 
 
-@pytest.fixture(scope="module")
-def cross():
-    return scorer.load_shared()
+COMMITTED = [SCORER_DIR, CROSS_ENCODER_DIR]  # the shipped span reader, and the cross-encoder kept to switch back
 
 
-def test_the_shipped_scorer_ranks_the_answer_sentence_first(cross):
-    logits = sentence_scores(cross, QUESTION, [NEGATIVES[0], POSITIVE, *NEGATIVES[1:]])
+@pytest.mark.parametrize("folder", COMMITTED, ids=lambda f: f.name)
+def test_the_committed_models_rank_the_answer_sentence_first(folder):
+    logits = sentence_scores(scorer.load_shared(folder), QUESTION, [NEGATIVES[0], POSITIVE, *NEGATIVES[1:]])
     assert logits.shape == (4,) and np.isfinite(logits).all()
     assert logits.argmax() == 1
 
 
-def test_the_shipped_scorer_is_small_and_records_its_base():
-    size = sum(f.stat().st_size for f in SCORER_DIR.iterdir())
+def test_the_shipped_scorer_is_the_span_reader():
+    assert scorer.ScorerConfig.read(SCORER_DIR).kind is scorer.ModelKind.SPAN
+    assert scorer.ScorerConfig.read(CROSS_ENCODER_DIR).kind is scorer.ModelKind.SENTENCE
+
+
+@pytest.mark.parametrize("folder", COMMITTED, ids=lambda f: f.name)
+def test_the_committed_models_are_small_and_record_their_base(folder):
+    size = sum(f.stat().st_size for f in folder.iterdir())
     assert size < 10_000_000
-    config = scorer.ScorerConfig.read(SCORER_DIR)
+    config = scorer.ScorerConfig.read(folder)
     from qa import embedding
 
     assert config.base_model == embedding.base_model_id()
@@ -42,6 +47,11 @@ def test_calibration_is_monotone_and_a_probability():
     probs = [c.calibrate(z) for z in np.linspace(-10, 10, 41)]
     assert all(0.0 <= p <= 1.0 for p in probs)
     assert all(a <= b for a, b in zip(probs, probs[1:])) and probs[-1] > probs[0]
+
+
+def test_the_kept_cross_encoder_comes_with_the_combiner_fitted_for_it():
+    kept = combiner_mod.Combiner.load(CROSS_ENCODER_DIR / "answer-combiner.json", CROSS_ENCODER_DIR)
+    assert 0.0 < kept.fitted["threshold"] < 1.0
 
 
 def test_the_default_threshold_is_the_one_calibration_chose():

@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"how the embedding model runs ({', '.join(r.value for r in Runtime)}; default: "
                              f"{Settings().encoder_runtime.value})")
     parser.add_argument("--scorer-runtime", type=Runtime.from_str, default=None,
-                        help=f"how the cross-encoder runs (default: {Settings().scorer_runtime.value})")
+                        help=f"how the trained answer model runs (default: {Settings().scorer_runtime.value})")
     parser.add_argument("--sweep", action="store_true",
                         help="also sweep chunk_size/chunk_overlap/fusion_weight on the dev split (slower)")
 
