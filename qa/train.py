@@ -16,6 +16,7 @@ import argparse
 import json
 import logging
 import random
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -101,12 +102,13 @@ class ReadExample:
 
 
 def build_read_examples(paragraphs: list[squad.SquadParagraph], tokenizer, max_length: int, seed: int,
-                        far: float = 0.5, near: float = 0.25, neighbours: int = 3,
+                        far: float = 0.5, near: float = 0.25, neighbours: int = 3, swap: float = 0.0,
                         progress: bool = True) -> list[ReadExample]:
     """Reader windows from every answerable question whose answer lies inside one sentence: the answer
     sentence with 0..`neighbours` sentences of its paragraph on each side (the answer's tokens are the
-    target); with probability `far` a window around the best BM25 sentence of another paragraph, and with
-    probability `near` a window of the same paragraph without the answer (target: no answer)."""
+    target); with probability `far` a window around the best BM25 sentence of another paragraph, with
+    probability `near` a window of the same paragraph without the answer, and with probability `swap`
+    the answer's own window read with a near-miss question (`near_miss`) — all three: no answer."""
     from tqdm import tqdm
 
     from .lexical import BM25Index
@@ -129,6 +131,7 @@ def build_read_examples(paragraphs: list[squad.SquadParagraph], tokenizer, max_l
         hi = min(hi_limit, k + 1 + rng.randint(0, neighbours))
         return texts[pi][lo:hi], k - lo
 
+    pool = entity_pool([q.question for p in paragraphs for q in p.questions]) if swap else {}
     examples = []
     for pi, para in enumerate(tqdm(paragraphs, desc="reader windows", disable=not progress)):
         for q in para.questions:
@@ -150,6 +153,10 @@ def build_read_examples(paragraphs: list[squad.SquadParagraph], tokenizer, max_l
                 continue
             examples.append(ReadExample(window, lo + toks[0], lo + toks[-1]))
             answers = {x.text for x in q.answers}
+            if swap and rng.random() < swap:
+                changed = near_miss(q.question, "".join(sentences), pool, rng)
+                if changed:
+                    examples.append(ReadExample(encode_window(pieces, special, changed, sentences, max_length), 0, 0))
             if rng.random() < far:
                 for j in np.argsort(-bm25.scores(q.question))[:20]:
                     pj, uj = flat[int(j)]
@@ -166,6 +173,44 @@ def build_read_examples(paragraphs: list[squad.SquadParagraph], tokenizer, max_l
                         examples.append(ReadExample(encode_window(pieces, special, q.question, other, max_length), 0, 0))
     rng.shuffle(examples)
     return examples
+
+
+ENTITY_TAGS = ("nr", "ns", "nt", "nz")  # jieba's tags of names of people, places, organisations, other
+
+
+def entity_pool(questions: list[str]) -> dict[str, list[str]]:
+    """The named entities of `questions` by jieba's tag: what `near_miss` swaps in."""
+    from .text import tagged
+
+    pool: dict[str, set[str]] = {}
+    for question in questions:
+        for word, flag in tagged(question):
+            if flag in ENTITY_TAGS and len(word) >= 2:
+                pool.setdefault(flag, set()).add(word)
+    return {flag: sorted(words) for flag, words in pool.items()}
+
+
+def near_miss(question: str, window: str, pool: dict[str, list[str]], rng: random.Random) -> str | None:
+    """`question` with one thing the window names swapped for something it does not — a named entity
+    for another of the same kind from `pool`, or a figure for another figure — so the window no longer
+    answers it (as in SQuAD 2.0's unanswerable questions); None when the question has nothing to swap."""
+    from .text import tagged
+
+    options = [(w, f) for w, f in tagged(question) if f in ENTITY_TAGS and len(w) >= 2 and w in window]
+    options += [(d, "figure") for d in set(re.findall(r"\d+", question)) if d in window]
+    if not options:
+        return None
+    word, flag = rng.choice(options)
+    if flag == "figure":
+        other = str(int(word) + rng.choice([-3, -2, -1, 1, 2, 3]) * (1 if len(word) < 4 else rng.randint(1, 5)))
+    else:
+        choices = [w for w in rng.sample(pool.get(flag, []), min(20, len(pool.get(flag, [])))) if w not in window]
+        if not choices:
+            return None
+        other = choices[0]
+    if other in window or other == word:
+        return None
+    return question.replace(word, other, 1)
 
 
 class _Model:
@@ -367,6 +412,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--far", type=float, default=0.5, help="span: share of questions with a window of another paragraph")
     p.add_argument("--near", type=float, default=0.25,
                    help="span: share of questions with a window of their paragraph without the answer")
+    p.add_argument("--swap", type=float, default=0.0,
+                   help="span: share of questions also read, against their answer window, with a name, place "
+                        "or figure swapped for one the window does not hold (target: no answer)")
     p.add_argument("--max-length", type=int, default=None,
                    help="tokens of question + sentence (default 128) or + window (span; default 256)")
     p.add_argument("--seed", type=int, default=0)
@@ -383,7 +431,8 @@ def run(args) -> int:
     paragraphs = [p for f in args.data for p in squad.load(f)]
     if span:
         tokenizer, _ = load_base(embedding.ensure_default_model())
-        items = build_read_examples(paragraphs, tokenizer, max_length, args.seed, far=args.far, near=args.near)
+        items = build_read_examples(paragraphs, tokenizer, max_length, args.seed, far=args.far, near=args.near,
+                                    swap=args.swap)
     else:
         items = build_groups(paragraphs, args.in_paragraph, args.cross, args.seed)
     if args.max_questions:

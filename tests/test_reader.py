@@ -69,3 +69,17 @@ def test_training_a_reader_on_a_tiny_squad_file_runs_end_to_end_and_exports(tmp_
     path = onnx_export.ensure_scorer(tmp_path / "r", model_dir, Runtime.ONNX_FP32, lambda: torch_reader)
     b = OnnxReader(path, model_dir, torch_reader.config).score_windows("云雾镇共有多少亩茶园？", windows)
     assert np.abs(np.concatenate(a) - np.concatenate(b)).max() < 1e-3
+
+
+def test_a_near_miss_question_names_something_its_window_does_not():
+    import random
+
+    from qa.train import near_miss
+
+    window = "北京市有大学92所。"
+    pool = {"ns": ["上海", "北京市"]}
+    changed = near_miss("北京市有多少所大学？", window, pool, random.Random(0))
+    assert changed == "上海有多少所大学？"  # the place the window names, swapped for one it does not
+    figure = near_miss("2014年有多少个贫困村？", "2014年有贫困村100个。", {}, random.Random(0))
+    assert figure is not None and "2014" not in figure and figure.endswith("年有多少个贫困村？")
+    assert near_miss("有多少所大学？", window, pool, random.Random(0)) is None  # nothing to swap
