@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.calibrate import choose_threshold, collect
-from qa.combiner import DEFAULT_FEATURES, fit
+from qa.combiner import FEATURES, fit
 from qa.engine import QA
 from qa.eval.questions import parse_questions, squad_questions
 from qa.scorer import CROSS_ENCODER_DIR, SCORER_DIR, load_shared
@@ -33,7 +33,7 @@ CONTEXTS = (0, 1, 2)
 TIMED = 40  # questions per set timed for the model's cost
 
 
-def two_fold(sets: dict, folds: dict, n: int, features=DEFAULT_FEATURES) -> dict:
+def two_fold(sets: dict, folds: dict, n: int, features=FEATURES) -> dict:
     """Right-chosen share and per-set HasAns / NoAns, each question judged by the fold it was not fitted on."""
     cut = {name: ([(c[:n], l[:n]) for c, l in groups], answerable) for name, (groups, answerable) in sets.items()}
     chosen, rates = [], {name: {"has": [], "no": []} for name in sets}

@@ -23,8 +23,6 @@ from .scorer import SCORER_DIR, ScorerError
 COMBINER_FILE = SCORER_DIR.parent / "answer-combiner.json"
 FEATURES = ("cross", "cross_margin", "dense", "coverage", "prior", "typed", "focus", "consistent",
             "rule_margin", "english", "english_cross", "lexical", "paragraph_coverage")
-# What a combiner is fitted on unless told otherwise (calibrate --features); a combiner file lists its own.
-DEFAULT_FEATURES = FEATURES
 
 
 def feature_matrix(cands: Sequence, features: Sequence[str] = FEATURES) -> np.ndarray:
@@ -114,7 +112,7 @@ class Combiner:
 
 
 def fit(groups: Sequence[tuple[Sequence, Sequence[bool]]], scorer: str, fitted: dict, c: float = 1.0,
-        features: Sequence[str] = DEFAULT_FEATURES) -> Combiner:
+        features: Sequence[str] = FEATURES) -> Combiner:
     """Fit on `groups`: per question, its scored candidates and which of them are right answers
     (all False for an unanswerable question)."""
     from sklearn.linear_model import LogisticRegression
