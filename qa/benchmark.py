@@ -78,7 +78,9 @@ def warm(runtime: str, questions: list[str], rounds: int, index: Path) -> dict:
             engine.answer(q)
             lat.append((time.perf_counter() - t0) * 1000)
     out |= {"answer_p50_ms": round(percentile(lat, 50), 1), "answer_p95_ms": round(percentile(lat, 95), 1),
-            "answer_calls": len(lat)}
+            "answer_calls": len(lat),
+            # what answering keeps: buffers, rows of the word-embedding table, the English lexicon
+            "rss_added_after_answers_mb": round(_rss_mb() - before)}
     return out
 
 

@@ -40,7 +40,7 @@ def model_id(name: str | None = None, runtime: Runtime | str | None = None) -> s
     from fp32 ones, so a quantized encoder has a label (and an index) of its own."""
     name = name or default_model_name()
     runtime = _runtime(name, runtime)
-    if name is None and runtime in (Runtime.ONNX_INT8, Runtime.ONNX_MIXED):
+    if name is None and runtime is Runtime.ONNX_INT8:
         return f"{DEFAULT_MODEL_ID} [{runtime.value}]"
     return name or DEFAULT_MODEL_ID
 

@@ -15,6 +15,7 @@ belong to which sentence is known without character offsets: the same code serve
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -87,23 +88,33 @@ def sentence_scores(logits: np.ndarray, window: EncodedWindow) -> np.ndarray:
 class SpanReader:
     """Scores windows of sentences with a token-logit model (`run(ids, mask) -> (batch, tokens, 2)`)."""
 
-    def __init__(self, run, pieces: Pieces, special: tuple[int, int], pad_id: int, max_length: int, config=None):
+    def __init__(self, run, pieces: Pieces, special: tuple[int, int], pad_id: int, max_length: int, config=None,
+                 threads: int | None = None):
         self._run, self._pieces, self._special, self._pad = run, pieces, special, pad_id
         self.max_length = max_length
         self.config = config
+        if threads is None:
+            from .settings import Settings
+
+            threads = Settings().reader_threads
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="reader") if threads > 1 else None
 
     def score_windows(self, question: str, windows: Sequence[Sequence[str]]) -> list[np.ndarray]:
         """For each window (consecutive sentences), one score per sentence: how likely it holds the answer."""
         if not windows:
             return []
         encoded = [encode_window(self._pieces, self._special, question, w, self.max_length) for w in windows]
+
         # One window per run: on CPU, padding windows of uneven length to a batch costs more than
-        # batching saves (6 windows at reader_context 1: 164 vs 219 ms per question, same scores).
-        out = []
-        for w in encoded:
+        # batching saves (6 windows at reader_context 1: 164 vs 219 ms per question, same scores);
+        # `threads` windows run at the same time (Settings.reader_threads).
+        def score(w: EncodedWindow) -> np.ndarray:
             ids, mask = pad([w], self._pad)
-            out.append(sentence_scores(self._run(ids, mask)[0], w))
-        return out
+            return sentence_scores(self._run(ids, mask)[0], w)
+
+        if self._pool is None or len(encoded) == 1:
+            return [score(w) for w in encoded]
+        return list(self._pool.map(score, encoded))
 
 
 class TorchReader(SpanReader):
@@ -132,8 +143,11 @@ class TorchReader(SpanReader):
                          config.max_length, config)
 
     def module(self):
-        """A torch module (ids, mask) -> (batch, tokens, 2) start / end logits (also what ONNX exports)."""
+        """A torch module (ids or word embeddings, mask) -> (batch, tokens, 2) start / end logits (also
+        what ONNX exports, from embeddings)."""
         import torch
+
+        from .scorer import encoder_inputs
 
         encoder, weight, bias = self.encoder, self.weight, self.bias
 
@@ -144,8 +158,8 @@ class TorchReader(SpanReader):
                 self.weight = torch.nn.Parameter(weight.clone(), requires_grad=False)
                 self.bias = torch.nn.Parameter(bias.clone(), requires_grad=False)
 
-            def forward(self, input_ids, attention_mask):
-                hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            def forward(self, tokens, attention_mask):
+                hidden = self.bert(**encoder_inputs(tokens), attention_mask=attention_mask).last_hidden_state
                 return hidden @ self.weight.T + self.bias
 
         return Logits()
@@ -155,9 +169,9 @@ class OnnxReader(SpanReader):
     """The exported reader run by onnxruntime, tokenized by the shared sentencepiece / tokenizer.json form."""
 
     def __init__(self, path, model_dir, config):
-        from .onnx_run import WHITESPACE_RUN, PieceTokenizer, _session, shared_tokenizer
+        from .onnx_run import WHITESPACE_RUN, PieceTokenizer, _session, graph_inputs, shared_tokenizer, word_embeddings
 
-        session = _session(path)
+        session, table = _session(path), word_embeddings(model_dir)
         tokenizer, lock = shared_tokenizer(model_dir)
         if isinstance(tokenizer, PieceTokenizer):
             sp = tokenizer.sp
@@ -178,6 +192,6 @@ class OnnxReader(SpanReader):
             special, pad_id = (tok.token_to_id("<s>"), tok.token_to_id("</s>")), tok.token_to_id("<pad>")
 
         def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-            return session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            return session.run(None, graph_inputs(table, ids, mask))[0]
 
         super().__init__(run, pieces, special, pad_id, config.max_length, config)

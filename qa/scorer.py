@@ -96,6 +96,12 @@ def mean_pool(hidden, mask):
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
 
+def encoder_inputs(tokens) -> dict:
+    """The transformer's keyword for `tokens`: ids (torch inference) or word embeddings (what the
+    ONNX exports take, so the lookup table can stay outside the graph; `qa.onnx_run`)."""
+    return {"inputs_embeds": tokens} if tokens.is_floating_point() else {"input_ids": tokens}
+
+
 def load_base(model_dir: Path):
     """Tokenizer and bare transformer of the rebuilt e5-small in `model_dir`."""
     from transformers import AutoModel, AutoTokenizer

@@ -44,6 +44,25 @@ def test_a_sentence_scores_against_the_windows_no_answer_logits():
     assert sentence_scores(logits, w).tolist() == pytest.approx([-2.0, 3.0])
 
 
+def test_windows_read_at_the_same_time_score_as_one_after_another():
+    """Settings.reader_threads: each window keeps its own scores, in the order asked."""
+    import threading
+    import time
+
+    def run(ids, mask):  # a stand-in model: logits from the ids, slower for short windows
+        time.sleep(0.02 if ids.shape[1] < 30 else 0.0)
+        x = (ids % 7).astype(np.float32)[..., None]
+        return np.concatenate([x, -x], axis=-1)
+
+    windows = [["甲" * n, "乙丙。"] for n in (2, 30, 5, 40)]
+    one = reader.SpanReader(run, chars, (0, 2), 1, 128, threads=1).score_windows("谁？", windows)
+    many = reader.SpanReader(run, chars, (0, 2), 1, 128, threads=3)
+    before = threading.active_count()
+    both = many.score_windows("谁？", windows)
+    assert [x.tolist() for x in both] == [x.tolist() for x in one]
+    assert threading.active_count() > before, "the windows were read on other threads"
+
+
 @pytest.mark.slow
 def test_training_a_reader_on_a_tiny_squad_file_runs_end_to_end_and_exports(tmp_path, monkeypatch):
     from qa import embedding, onnx_export
