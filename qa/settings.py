@@ -116,9 +116,9 @@ class Settings:
     # Of 0, 1 and 2 on the tuning questions (two-fold), 1 chose right most often (0.787, tied with 2)
     # with the best HasAns on CMRC (0.715 vs 0.655 / 0.674) for less time than 2 (eval/sweep_reader.py).
     reader_context: int = 1
-    # Span reader only: windows read at the same time (threads; onnxruntime lets go of the GIL). On two
-    # cores, two at a time took 25.5 ms per CMRC window against 36.5 one after another in int8 (fp32 40.2
-    # vs 55.6; eval/compare_quantization.py).
+    # Span reader only: windows read at the same time (threads; onnxruntime lets go of the GIL) while
+    # no other question is being read. On two cores, two at a time took 25.5 ms per CMRC window against
+    # 36.5 one after another in int8 (fp32 40.2 vs 55.6; eval/compare_quantization.py).
     reader_threads: int = 2
     # How the embedding encoder runs (the bundled model only; others run in torch). fp32 layers; every
     # ONNX graph reads the one shared word-embedding table, row by row (qa/onnx_run.py), so fp32 costs

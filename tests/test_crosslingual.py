@@ -32,3 +32,20 @@ def test_only_words_of_the_corpus_are_suggested(lexicon):
     assert lexicon.bridge("?!").query == ""
     for term in lexicon.bridge("Which university did the student of Hezhang attend?").terms:
         assert any(term in text for text in CORPUS)
+
+
+def test_every_short_stretch_of_the_corpus_is_found_by_its_pinyin(lexicon):
+    """Names are looked up through a per-character pinyin index: any 2-4 characters of a run, read in
+    context, are found by their joined pinyin — and nothing longer or shorter."""
+    from pypinyin import lazy_pinyin
+
+    from qa.crosslingual import CJK_RUN
+
+    for text in CORPUS:
+        for run in CJK_RUN.findall(text):
+            syllables = lazy_pinyin(run)
+            for n in (2, 3, 4):
+                for i in range(len(run) - n + 1):
+                    assert run[i : i + n] in lexicon._named("".join(syllables[i : i + n]))
+    assert all(2 <= len(t) <= 4 for t in lexicon._named("xinanlinyedaxue") | lexicon._named("xinanlinye"))
+    assert lexicon._named("xinanlinye") == {"西南林业"} and lexicon._named("lou") == set()
