@@ -44,6 +44,7 @@ import argparse
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -665,6 +666,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
     engine = load_engine(args.docs, args.index, args.model)
+    threading.Thread(target=engine.warm_up, name="warm-up", daemon=True).start()  # while the page loads
     demo = build_app(engine, editable=not args.read_only)
     log.info("Serving on http://%s:%d", args.host, args.port)
     demo.launch(server_name=args.host, server_port=args.port, share=False, **launch_kwargs())

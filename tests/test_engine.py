@@ -364,3 +364,19 @@ def test_a_document_in_traditional_characters_is_quoted_in_its_own_characters(tm
     a = QA(docs=docs, index_dir=tmp_path / "idx").candidate(question)
     assert "全縣今年新建茶園三萬畝" in a.quote  # the sentence that answers, as the document writes it
     assert TRADITIONAL[a.start : a.end] == a.quote
+
+
+@pytest.mark.slow
+def test_warm_up_loads_the_tagger_a_first_question_about_a_person_would_wait_for():
+    """The web chat warms the engine while its page loads; answers stay the same."""
+    import subprocess
+    import sys
+
+    from qa.settings import PROJECT_DIR
+
+    code = ("import sys, qa; e = qa.QA(); q = '赫章县有多少个贫困村脱贫出列？'; before = e.answer(q).quote; "
+            "loaded = 'jieba.posseg' in sys.modules; e.warm_up(); "
+            "print(loaded, 'jieba.posseg' in sys.modules, e.answer(q).quote == before)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "False True True", out.stdout
