@@ -10,10 +10,15 @@ The lexicon is built once per index, on the first English question.
 """
 from __future__ import annotations
 
+import logging
+import os
+import pickle
 import re
+import subprocess
 import sys
 from array import array
 from dataclasses import dataclass
+from pathlib import Path
 
 from .text import HAN_RUN
 
@@ -47,8 +52,39 @@ class Bridged:
         return " ".join(self.terms)
 
 
+log = logging.getLogger(__name__)
+
+
 class Lexicon:
     """English word stems and pinyin keys → the corpus words they stand for."""
+
+    @classmethod
+    def in_child(cls, texts: list[str]) -> "Lexicon":
+        """The lexicon of `texts`, built by a short-lived `python -m qa.crosslingual`: pypinyin's tables
+        and the parsed CC-CEDICT, which Python's allocator keeps once read (~90-140 MB), stay out of a
+        serving process. Built here when the child fails."""
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")]))}
+        try:
+            out = subprocess.run([sys.executable, "-m", "qa.crosslingual"], input=pickle.dumps(texts), env=env,
+                                 capture_output=True, check=True, timeout=600)
+            state = pickle.loads(out.stdout)
+        except (OSError, subprocess.SubprocessError, pickle.UnpicklingError, EOFError, ValueError) as exc:
+            log.warning("Building the English lexicon in a child process failed (%s); building it here.",
+                        type(exc).__name__)
+            return cls(texts)
+        lexicon = cls.__new__(cls)
+        lexicon.__setstate__(state)
+        return lexicon
+
+    def __getstate__(self) -> dict:
+        return {"by_meaning": self._by_meaning, "runs": self._runs, "pairs": self._pairs}
+
+    def __setstate__(self, state: dict) -> None:
+        import snowballstemmer
+
+        self._stem = snowballstemmer.stemmer("english").stemWord
+        self._by_meaning, self._runs, self._pairs = state["by_meaning"], state["runs"], state["pairs"]
 
     def __init__(self, texts: list[str]):
         import snowballstemmer
@@ -135,3 +171,7 @@ class Lexicon:
                     terms.update(dict.fromkeys(sorted(words)))
                     matched.append(word)
         return Bridged(tuple(terms), tuple(matched))
+
+
+if __name__ == "__main__":  # Lexicon.in_child: the corpus texts pickled on stdin, the lexicon's state on stdout
+    sys.stdout.buffer.write(pickle.dumps(Lexicon(pickle.load(sys.stdin.buffer)).__getstate__()))

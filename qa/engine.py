@@ -144,7 +144,7 @@ class QA:
             return question
         with self._lock:
             if self._lexicon is None or self.index is not idx:
-                lexicon = crosslingual.Lexicon(list(idx.documents.values()))
+                lexicon = crosslingual.Lexicon.in_child(list(idx.documents.values()))
                 if self.index is idx:
                     self._lexicon = lexicon
             else:
@@ -225,11 +225,13 @@ class QA:
 
     def warm_up(self) -> None:
         """Load what the first questions would otherwise wait for — jieba's dictionary and its tagger
-        (~1–2 s, the tagger only for questions about people) and the models' first runs — so a
-        server's first user is answered as fast as the rest. Answers are unchanged."""
+        (~1–2 s, the tagger only for questions about people), the English lexicon (built in a child
+        process) and the models' first runs — so a server's first user is answered as fast as the
+        rest. Answers are unchanged."""
         text.words("预热")
         text.tagged("预热")
         self.candidate("谁负责这项工作？")
+        self.candidate("Who is in charge of this work?")
 
     def answer(self, question: str, k: int | None = None,
                mode: RetrievalMode | str = RetrievalMode.HYBRID, history=None, only: str | None = None) -> Answer:

@@ -85,7 +85,9 @@ def graph_inputs(table: WordEmbeddings, ids: np.ndarray, mask: np.ndarray) -> di
     return {"inputs_embeds": np.ascontiguousarray(table[ids], dtype=np.float32), "attention_mask": mask}
 
 
-def _session(path: Path):
+def _session(path: Path, patterns: bool = False, arena: bool = True):
+    """An onnxruntime session for a saved, optimised graph (`patterns`, `arena`: its memory settings,
+    compared by eval/onnx_memory.py)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -97,7 +99,8 @@ def _session(path: Path):
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     # Inputs change shape with every text: a memory pattern planned per shape is kept per shape, so a
     # serving process grew with each new window length (engine + 210 answers: 1,156 MB with, 636 without).
-    options.enable_mem_pattern = False
+    options.enable_mem_pattern = patterns
+    options.enable_cpu_mem_arena = arena
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 

@@ -49,3 +49,14 @@ def test_every_short_stretch_of_the_corpus_is_found_by_its_pinyin(lexicon):
                     assert run[i : i + n] in lexicon._named("".join(syllables[i : i + n]))
     assert all(2 <= len(t) <= 4 for t in lexicon._named("xinanlinyedaxue") | lexicon._named("xinanlinye"))
     assert lexicon._named("xinanlinye") == {"西南林业"} and lexicon._named("lou") == set()
+
+
+def test_a_lexicon_built_in_a_child_process_bridges_the_same_and_falls_back_here(lexicon, monkeypatch, caplog):
+    questions = ["What position does Wang Yongsong hold in Hezhang?", "Which university was Lou Gang admitted to?",
+                 "How many water cellars were upgraded?"]
+    child = Lexicon.in_child(CORPUS)
+    assert [child.bridge(q) for q in questions] == [lexicon.bridge(q) for q in questions]
+    monkeypatch.setattr("sys.executable", "/nonexistent/python")
+    here = Lexicon.in_child(CORPUS)
+    assert "child process failed" in caplog.text
+    assert [here.bridge(q) for q in questions] == [lexicon.bridge(q) for q in questions]

@@ -343,6 +343,9 @@ def test_app_main_launches_on_loopback_without_share(monkeypatch):
         def document(self, source):
             return "文本。"
 
+        def warm_up(self):  # the real one loads jieba and the models in the background
+            pass
+
     launched = {}
     monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
     monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
