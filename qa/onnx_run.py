@@ -97,8 +97,9 @@ def _session(path: Path, patterns: bool = False, arena: bool = True):
     # Idle threads sleep instead of spinning: with several requests (or processes) on two cores,
     # spinning threads starved each other (6 pairs: 2.5 s spinning, 1.1 s not, on a busy machine).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    # Inputs change shape with every text: a memory pattern planned per shape is kept per shape, so a
-    # serving process grew with each new window length (engine + 210 answers: 1,156 MB with, 636 without).
+    # Inputs change shape with every text, and a memory pattern is planned and kept per shape: off by
+    # default, so a long-running server does not keep one per window length seen (the 105 eval answers
+    # alone: 4-33 MB; no change in speed; eval/onnx_memory.py).
     options.enable_mem_pattern = patterns
     options.enable_cpu_mem_arena = arena
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -202,7 +203,7 @@ class _Graph:
         self.table = word_embeddings(model_dir)
         self.max_length = max_length
         # Give the arena back after each batch: an index build's batches of 32 long passages grew it
-        # by ~600 MB that answering never needs (the article's build: same time, 273 vs 907 MB kept).
+        # by ~600 MB that answering never needs (the article's build: same time, 250 vs 907 MB kept; eval/onnx_memory.py).
         self._options = ort_run_options(shrink=True)
 
     def run(self, inputs: list) -> np.ndarray:
