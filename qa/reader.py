@@ -119,8 +119,9 @@ class SpanReader:
             self._reading += 1
             alone = self._reading == 1
         try:
-            # Threads only for a question read alone: under load the other requests keep the cores
-            # busy anyway (tests/test_load.py, 20 web users: 6.8 requests/s this way, 6.0 always threaded).
+            # Threads only for a question read alone: under load the other requests keep the cores busy
+            # anyway (tests/test_load.py, 20 web users: 5.3-6.8 requests/s over four runs this way, 6.0
+            # in one run always threaded: within this machine's run-to-run spread).
             if self._pool is None or len(encoded) == 1 or not alone:
                 return [score(w) for w in encoded]
             return list(self._pool.map(score, encoded))
