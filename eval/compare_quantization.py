@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from qa import embedding, squad, text
-from qa.onnx_export import _export, _optimize, ensure_scorer
+from qa.onnx_export import _export, _optimize, _quantize, ensure_scorer
 from qa.reader import OnnxReader, TorchReader
 from qa.scorer import SCORER_DIR, load_shared
 from qa.settings import Runtime
@@ -41,14 +41,11 @@ def windows(path: str, limit: int) -> list[tuple[str, list[str]]]:
 
 def every_matmul_int8(folder: Path) -> Path:
     """The reader with every MatMul in int8 (the recipe the shipped one improves on), in a temp dir."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
     model_dir = embedding.ensure_default_model()
     tmp = Path(tempfile.mkdtemp())
     reader = TorchReader(model_dir, embedding.base_model_id(), folder)
     _export(reader.module(), tmp / "raw.onnx", per_token=True)
-    quantize_dynamic(str(tmp / "raw.onnx"), str(tmp / "q.onnx"), weight_type=QuantType.QInt8, per_channel=True,
-                     op_types_to_quantize=["MatMul"])
+    _quantize(tmp / "raw.onnx", tmp / "q.onnx", keep_down_projections=False)
     _optimize(tmp / "q.onnx", tmp / "int8-all.onnx")
     return tmp / "int8-all.onnx"
 

@@ -227,9 +227,7 @@ class QA:
         """Load what the first questions would otherwise wait for — jieba's dictionary and its tagger
         (~1–2 s, the tagger only for questions about people), the English lexicon (built in a child
         process) and the models' first runs — so a server's first user is answered as fast as the
-        rest. Answers are unchanged."""
-        text.words("预热")
-        text.tagged("预热")
+        rest. Answers are unchanged. A question about a person needs the tagger too."""
         self.candidate("谁负责这项工作？")
         self.candidate("Who is in charge of this work?")
 

@@ -160,8 +160,8 @@ def _export(module, path: Path, per_token: bool = False) -> None:
             "output": {0: "batch", 1: "tokens"} if per_token else {0: "batch"}}
     try:
         with torch.inference_mode():
-            torch.onnx.export(module.eval(), (embeds, torch.ones(2, 8, dtype=torch.long)), str(tmp), input_names=list(INPUTS),
-                              output_names=["output"], dynamic_axes=axes, opset_version=OPSET, dynamo=False)
+            torch.onnx.export(module.eval(), (embeds, torch.ones(2, 8, dtype=torch.long)), str(tmp),
+                              input_names=list(INPUTS), output_names=["output"], dynamic_axes=axes, opset_version=OPSET, dynamo=False)
         os.replace(tmp, path)
     except Exception as exc:
         tmp.unlink(missing_ok=True)
@@ -169,7 +169,7 @@ def _export(module, path: Path, per_token: bool = False) -> None:
                           f"{Runtime.TORCH.value!r} in Settings to answer without ONNX.") from None
 
 
-def _quantize(source: Path, path: Path) -> None:
+def _quantize(source: Path, path: Path, keep_down_projections: bool = True) -> None:
     """onnxruntime's dynamic quantization: int8 weights for every MatMul but the feed-forward
     down-projections (`_down_projections`), whose input — the GELU output — has outlier
     activations that one per-tensor int8 scale flattens: with them in int8 the span reader's
@@ -179,7 +179,8 @@ def _quantize(source: Path, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     try:
         quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
-                         op_types_to_quantize=["MatMul"], nodes_to_exclude=_down_projections(source))
+                         op_types_to_quantize=["MatMul"],
+                         nodes_to_exclude=_down_projections(source) if keep_down_projections else None)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
