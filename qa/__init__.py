@@ -15,9 +15,9 @@ import threading
 from .conversation import Turn
 from .engine import QA
 from .settings import Settings
-from .types import Answer, Chunk, Document, Passage
+from .types import Answer, AnswerKind, Chunk, Document, Passage, Span
 
-__all__ = ["QA", "Turn", "Answer", "Passage", "Chunk", "Document", "Settings", "answer", "document", "default"]
+__all__ = ["QA", "Turn", "Answer", "AnswerKind", "Span", "Passage", "Chunk", "Document", "Settings", "answer", "document", "default"]
 
 _default: QA | None = None
 _default_lock = threading.Lock()
