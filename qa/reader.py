@@ -58,6 +58,31 @@ def encode_window(pieces: Pieces, special: tuple[int, int], question: str, sente
     return EncodedWindow(tuple(ids), tuple(spans))
 
 
+def passage_windows(lengths: Sequence[int], room: int) -> list[tuple[int, int]]:
+    """Sentence ranges [lo, hi) that cover a passage whose sentences have `lengths` tokens, each range
+    holding at most `room` tokens (a longer sentence alone); the next range starts at the middle
+    sentence of the previous one, so a sentence near a window's edge is read with context in the next
+    (a stride of about half a window, in whole sentences)."""
+    n = len(lengths)
+    windows: list[tuple[int, int]] = []
+    lo = 0
+    while lo < n:
+        hi, used = lo, 0
+        while hi < n and (hi == lo or used + lengths[hi] <= room):
+            used += lengths[hi]
+            hi += 1
+        windows.append((lo, hi))
+        if hi >= n:
+            break
+        lo = max(lo + 1, (lo + hi) // 2 if hi - lo > 1 else hi)
+    return windows
+
+
+def window_room(max_length: int, question_tokens: int, prefix_tokens: int) -> int:
+    """Passage tokens that fit in one reader input after the question and the special tokens."""
+    return max(1, max_length - 4 - question_tokens - prefix_tokens)
+
+
 def pad(windows: Sequence[EncodedWindow], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
     """Ids and attention mask of windows, padded to the longest."""
     width = max(len(w.ids) for w in windows)
@@ -101,6 +126,19 @@ class SpanReader:
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="reader") if threads > 1 else None
         self._reading = 0  # questions being read now: with more than one, the cores are busy already
         self._reading_lock = threading.Lock()
+
+    def read_passage(self, question: str, sentences: Sequence[str]) -> np.ndarray:
+        """One score per sentence of a whole passage, read in windows of `max_length` tokens with a
+        stride (`passage_windows`): each sentence gets its best score over the windows that hold it."""
+        if not sentences:
+            return np.zeros(0, dtype=np.float32)
+        pieces = self._pieces([QUERY_PREFIX + question, PASSAGE_PREFIX] + list(sentences))
+        room = window_room(self.max_length, min(len(pieces[0]), 64), len(pieces[1]))
+        ranges = passage_windows([len(p) for p in pieces[2:]], room)
+        scores = np.full(len(sentences), -np.inf, dtype=np.float32)
+        for (lo, hi), got in zip(ranges, self.score_windows(question, [sentences[lo:hi] for lo, hi in ranges])):
+            scores[lo:hi] = np.maximum(scores[lo:hi], got)
+        return scores
 
     def score_windows(self, question: str, windows: Sequence[Sequence[str]]) -> list[np.ndarray]:
         """For each window (consecutive sentences), one score per sentence: how likely it holds the answer."""

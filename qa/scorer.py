@@ -60,10 +60,12 @@ class ScorerConfig:
     max_length: int  # tokens of question + sentence
     trained: dict  # data, steps, seconds, seed, ... (for the README)
     kind: ModelKind = ModelKind.SENTENCE
+    layers: int | None = None  # transformer layers kept (None: all of the base)
+    reads: str = "window"  # span reader: "passage" (whole passages, strided windows) or "window" (sentence + neighbours)
 
     def to_dict(self) -> dict:
         return {"base_model": self.base_model, "base_fingerprint": self.base_fingerprint, "kind": self.kind.value,
-                "max_length": self.max_length, "trained": self.trained}
+                "max_length": self.max_length, "layers": self.layers, "reads": self.reads, "trained": self.trained}
 
     def for_base(self, base_label: str, folder: Path) -> "ScorerConfig":
         """This config, if it was trained on `base_label`; else a clear error."""
@@ -77,7 +79,8 @@ class ScorerConfig:
         try:
             raw = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
             return cls(str(raw["base_model"]), str(raw["base_fingerprint"]), int(raw["max_length"]),
-                       dict(raw.get("trained", {})), ModelKind.from_str(raw.get("kind", "sentence")))
+                       dict(raw.get("trained", {})), ModelKind.from_str(raw.get("kind", "sentence")),
+                       int(raw["layers"]) if raw.get("layers") else None, str(raw.get("reads", "window")))
         except FileNotFoundError:
             raise ScorerError(f"No trained answer scorer in {folder} ({CONFIG} missing); restore it from git "
                               "or train one with `python -m qa train`.") from None
@@ -109,6 +112,35 @@ def load_base(model_dir: Path):
     return AutoTokenizer.from_pretrained(str(model_dir)), AutoModel.from_pretrained(str(model_dir))
 
 
+FULL = "encoder.safetensors"  # a fully fine-tuned encoder: every weight but the shared word embeddings, fp16
+
+
+def keep_layers(encoder, layers: int) -> None:
+    """Keep only the first `layers` transformer layers of `encoder` (a smaller, faster reader)."""
+    encoder.encoder.layer = encoder.encoder.layer[:layers]
+    encoder.config.num_hidden_layers = layers
+
+
+def save_full(encoder, folder: Path) -> None:
+    """The fine-tuned weights of `encoder` in fp16, without the word-embedding table (never trained)."""
+    from safetensors.torch import save_file
+
+    skip = "embeddings.word_embeddings.weight"
+    save_file({k: v.detach().half().contiguous() for k, v in encoder.state_dict().items() if k != skip},
+              str(folder / FULL))
+
+
+def load_full(encoder, folder: Path) -> None:
+    """Load `save_full`'s weights into `encoder` (already cut to the same number of layers)."""
+    from safetensors.torch import load_file
+
+    state = {k: v.float() for k, v in load_file(str(folder / FULL)).items()}
+    missing, unexpected = encoder.load_state_dict(state, strict=False)
+    if unexpected or set(missing) - {"embeddings.word_embeddings.weight"}:
+        raise ScorerError(f"{folder / FULL} does not fit the base model (missing {len(missing)}, "
+                          f"unexpected {len(unexpected)} weights); restore it from git or retrain it.")
+
+
 def pair_inputs(tokenizer, question: str, sentences: list[str], max_length: int):
     # longest_first: the sentence is cut first, and a question longer than the budget is cut too
     # (only_second fails outright on a 500-character question).
@@ -128,8 +160,15 @@ def load_trained(model_dir: Path, base_label: str, folder: Path):
         raise ScorerError(f"The answer scorer in {folder} was trained on other base weights than those in "
                           f"{model_dir}; rebuild the model (make clean) or retrain the scorer.")
     try:
-        encoder = PeftModel.from_pretrained(encoder, str(folder)).merge_and_unload()
+        if config.layers:
+            keep_layers(encoder, config.layers)
+        if (folder / FULL).exists():
+            load_full(encoder, folder)
+        else:
+            encoder = PeftModel.from_pretrained(encoder, str(folder)).merge_and_unload()
         head = load_file(str(folder / HEAD))
+    except ScorerError:
+        raise
     except Exception as exc:
         raise ScorerError(f"The answer scorer in {folder} cannot be loaded ({type(exc).__name__}: {exc}); "
                           "restore it from git or retrain it.") from None

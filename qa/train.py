@@ -175,6 +175,80 @@ def build_read_examples(paragraphs: list[squad.SquadParagraph], tokenizer, max_l
     return examples
 
 
+def build_passage_examples(paragraphs: list[squad.SquadParagraph], tokenizer, max_length: int, seed: int,
+                           far: float = 0.5, near: float = 0.5, progress: bool = True) -> list[ReadExample]:
+    """Reader windows as the engine reads a whole passage (`reader.passage_windows`: windows of
+    `max_length` tokens, a stride of about half a window, in whole sentences): for every answerable
+    question whose answer lies inside one sentence, the window of its paragraph that holds the answer
+    sentence nearest its middle (target: the answer's tokens); with probability `near` another window of
+    the same paragraph without the answer, with probability `far` the window around the best BM25
+    sentence of another paragraph (both: no answer)."""
+    from tqdm import tqdm
+
+    from .lexical import BM25Index
+    from .reader import encode_window, passage_windows, window_room
+    from .scorer import PASSAGE_PREFIX, QUERY_PREFIX
+
+    rng = random.Random(seed)
+    units = [[(s, e) for s, e in paragraph_units(p.context)] for p in paragraphs]
+    texts = [[p.context[s:e] for s, e in us] for p, us in zip(paragraphs, units)]
+    flat = [(pi, ui) for pi, ts in enumerate(texts) for ui in range(len(ts))]
+    bm25 = BM25Index([texts[pi][ui] for pi, ui in flat])
+    special = (tokenizer.bos_token_id, tokenizer.eos_token_id)
+    space = tokenizer.convert_tokens_to_ids("\u2581")
+    prefix = len(tokenizer(PASSAGE_PREFIX, add_special_tokens=False)["input_ids"])
+    lengths = [[len(ids) for ids in tokenizer(ts, add_special_tokens=False)["input_ids"]] if ts else []
+               for ts in tqdm(texts, desc="sentence tokens", disable=not progress)]
+
+    def pieces(batch: list[str]) -> list[list[int]]:
+        return tokenizer(batch, add_special_tokens=False)["input_ids"]
+
+    def windows(pi: int, question: str) -> list[tuple[int, int]]:
+        q = min(64, len(tokenizer(QUERY_PREFIX + question, add_special_tokens=False)["input_ids"]))
+        return passage_windows(lengths[pi], window_room(max_length, q, prefix))
+
+    examples = []
+    for pi, para in enumerate(tqdm(paragraphs, desc="passage windows", disable=not progress)):
+        for q in para.questions:
+            if not q.question or not q.answers:
+                continue
+            a = q.answers[0]
+            inside = [k for k, (s, e) in enumerate(units[pi]) if s <= a.start and a.end <= e]
+            if not inside:
+                continue
+            k = inside[0]
+            ranges = windows(pi, q.question)
+            holding = [(lo, hi) for lo, hi in ranges if lo <= k < hi]
+            lo, hi = min(holding, key=lambda r: abs((r[0] + r[1] - 1) / 2 - k))
+            window = encode_window(pieces, special, q.question, texts[pi][lo:hi], max_length)
+            slo, shi = window.spans[k - lo]
+            enc = tokenizer(texts[pi][k], add_special_tokens=False, return_offsets_mapping=True)
+            first = units[pi][k][0]
+            toks = [i for i, ((s, e), tid) in enumerate(zip(enc["offset_mapping"], enc["input_ids"]))
+                    if e > a.start - first and s < a.end - first and tid != space]
+            if not toks or slo + toks[-1] >= shi:
+                continue
+            examples.append(ReadExample(window, slo + toks[0], slo + toks[-1]))
+            answers = {x.text for x in q.answers}
+            if rng.random() < near:
+                empty = [(l, h) for l, h in ranges if not any(x in t for t in texts[pi][l:h] for x in answers)]
+                if empty:
+                    l, h = rng.choice(empty)
+                    examples.append(ReadExample(encode_window(pieces, special, q.question, texts[pi][l:h],
+                                                              max_length), 0, 0))
+            if rng.random() < far:
+                for j in np.argsort(-bm25.scores(q.question))[:20]:
+                    pj, uj = flat[int(j)]
+                    if pj != pi and not any(x in texts[pj][uj] for x in answers):
+                        l, h = next((l, h) for l, h in windows(pj, q.question) if l <= uj < h)
+                        if not any(x in t for t in texts[pj][l:h] for x in answers):
+                            examples.append(ReadExample(encode_window(pieces, special, q.question,
+                                                                      texts[pj][l:h], max_length), 0, 0))
+                        break
+    rng.shuffle(examples)
+    return examples
+
+
 ENTITY_TAGS = ("nr", "ns", "nt", "nz")  # jieba's tags of names of people, places, organisations, other
 
 
@@ -217,16 +291,35 @@ class _Model:
     """e5 encoder with LoRA, mean pooling and a linear head (training form of CrossScorer)."""
 
     def __init__(self, model_dir: Path, rank: int, alpha: int, dropout: float, resume: Path | None = None,
-                 outputs: int = 1):
+                 outputs: int = 1, tuning: str = "lora", layers: int | None = None):
         import torch
         from peft import LoraConfig, PeftModel, get_peft_model
         from safetensors.torch import load_file
 
-        from .scorer import HEAD, ScorerConfig, ScorerError, fingerprint, load_base
+        from .scorer import HEAD, ScorerConfig, ScorerError, fingerprint, keep_layers, load_base, load_full
 
         self.tokenizer, base = load_base(model_dir)
         self.fingerprint = fingerprint(base)
+        self.tuning = tuning
+        if layers:
+            keep_layers(base, layers)
         self.head = torch.nn.Linear(base.config.hidden_size, outputs)
+        if tuning == "full":  # every transformer layer trained; the word-embedding table stays frozen (shared)
+            self.encoder = base
+            if resume is not None:
+                if ScorerConfig.read(resume).base_fingerprint != self.fingerprint:
+                    raise ScorerError(f"{resume} was trained on other base weights; it cannot be resumed here.")
+                load_full(base, resume)
+            base.get_input_embeddings().weight.requires_grad_(False)
+            if resume is not None:
+                head = load_file(str(resume / HEAD))
+                with torch.no_grad():
+                    self.head.weight.copy_(head["weight"])
+                    self.head.bias.copy_(head["bias"])
+            else:
+                torch.nn.init.normal_(self.head.weight, std=0.02)
+                torch.nn.init.zeros_(self.head.bias)
+            return
         if resume is not None:  # go on from a trained adapter and head (same base weights only)
             if ScorerConfig.read(resume).base_fingerprint != self.fingerprint:
                 raise ScorerError(f"{resume} was trained on other base weights; it cannot be resumed here.")
@@ -263,9 +356,15 @@ class _Model:
 
         from .scorer import CONFIG, HEAD
 
+        from .scorer import save_full
+
         tmp = folder.with_name(folder.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        self.encoder.save_pretrained(str(tmp))
+        if self.tuning == "full":
+            tmp.mkdir(parents=True)
+            save_full(self.encoder, tmp)
+        else:
+            self.encoder.save_pretrained(str(tmp))
         save_file({"weight": self.head.weight.detach().clone().contiguous(),
                    "bias": self.head.bias.detach().clone().contiguous()}, str(tmp / HEAD))
         (tmp / CONFIG).write_text(json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -281,7 +380,8 @@ class _Model:
 def train(items: list, out: Path, model_dir: Path, base_label: str, *, kind: ModelKind = ModelKind.SENTENCE,
           epochs: float = 1.0, questions_per_batch: int = 8, lr: float = 5e-4, rank: int = 16, alpha: int = 32,
           max_length: int = 128, minutes: float | None = None, steps: int | None = None, seed: int = 0,
-          save_every: int = 100, data_note: str = "", resume: Path | None = None) -> dict:
+          save_every: int = 100, data_note: str = "", resume: Path | None = None, tuning: str = "lora",
+          layers: int | None = None, reads: str = "window") -> dict:
     """Train and save the scorer (`kind` sentence: `TrainGroup` items; span: `ReadExample` items) to `out`;
     returns the record written to scorer.json['trained']."""
     import torch
@@ -289,7 +389,8 @@ def train(items: list, out: Path, model_dir: Path, base_label: str, *, kind: Mod
 
     torch.manual_seed(seed)
     random.seed(seed)
-    model = _Model(model_dir, rank, alpha, dropout=0.05, resume=resume, outputs=2 if kind is ModelKind.SPAN else 1)
+    model = _Model(model_dir, rank, alpha, dropout=0.05, resume=resume, outputs=2 if kind is ModelKind.SPAN else 1,
+                   tuning=tuning, layers=layers)
     before = {}
     if resume is not None:
         from .scorer import ScorerConfig
@@ -303,7 +404,9 @@ def train(items: list, out: Path, model_dir: Path, base_label: str, *, kind: Mod
     warmup = max(1, total // 20)
     t0 = time.perf_counter()
     record = {"data": data_note, "items": len(items), "questions_per_batch": questions_per_batch, "lr": lr,
-              "lora_rank": rank, "lora_alpha": alpha, "seed": seed, "planned_steps": planned}
+              "tuning": tuning, "seed": seed, "planned_steps": planned}
+    if tuning == "lora":
+        record |= {"lora_rank": rank, "lora_alpha": alpha}
     if kind is ModelKind.SENTENCE:
         record["group_size"] = 1 + len(items[0].negatives)
     if before:
@@ -345,7 +448,8 @@ def train(items: list, out: Path, model_dir: Path, base_label: str, *, kind: Mod
             record |= {"steps": step, "seconds": round(time.perf_counter() - t0), "loss_last50": round(
                 float(np.mean(losses[-50:])), 4)}
             model.save(out, {"base_model": base_label, "base_fingerprint": model.fingerprint, "kind": kind.value,
-                             "max_length": max_length, "trained": record})
+                             "max_length": max_length, "layers": model.encoder.config.num_hidden_layers,
+                             "reads": reads, "trained": record})
     bar.close()
     return record
 
@@ -410,7 +514,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--rank", type=int, default=16, help="LoRA rank")
     p.add_argument("--far", type=float, default=0.5, help="span: share of questions with a window of another paragraph")
-    p.add_argument("--near", type=float, default=0.25,
+    p.add_argument("--near", type=float, default=0.5,
                    help="span: share of questions with a window of their paragraph without the answer")
     p.add_argument("--swap", type=float, default=0.0,
                    help="span: share of questions also read, against their answer window, with a name, place "
@@ -418,7 +522,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-length", type=int, default=None,
                    help="tokens of question + sentence (default 128) or + window (span; default 256)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tuning", default="full", choices=["full", "lora"],
+                   help="full: every transformer layer trained (word embeddings frozen); lora: an adapter (--rank)")
+    p.add_argument("--layers", type=int, default=None, help="keep only the first N transformer layers (smaller reader)")
+    p.add_argument("--reads", default="passage", choices=["passage", "window"],
+                   help="span: whole passages in strided windows (passage) or a sentence with 0-3 neighbours")
     p.add_argument("--resume", default=None, help="go on training a scorer folder (its adapter and head)")
+
+
+def load_part(spec: str) -> list[squad.SquadParagraph]:
+    """Paragraphs of `FILE.json`, or of its tuning half only with `FILE.json:tune` (the split the evals
+    call tuning; the held-out half is never trained on)."""
+    from .eval.questions import TUNE_SHARE
+
+    path, _, part = spec.partition(":tune")
+    paragraphs = squad.load(path)
+    return [p for p in paragraphs if p.split(TUNE_SHARE, salt="tune")] if spec.endswith(":tune") else paragraphs
 
 
 def run(args) -> int:
@@ -428,11 +547,15 @@ def run(args) -> int:
     kind = ModelKind.from_str(args.kind)
     span = kind is ModelKind.SPAN
     max_length = args.max_length or (256 if span else 128)
-    paragraphs = [p for f in args.data for p in squad.load(f)]
+    paragraphs = [p for f in args.data for p in load_part(f)]
     if span:
         tokenizer, _ = load_base(embedding.ensure_default_model())
-        items = build_read_examples(paragraphs, tokenizer, max_length, args.seed, far=args.far, near=args.near,
-                                    swap=args.swap)
+        if args.reads == "passage":
+            items = build_passage_examples(paragraphs, tokenizer, max_length, args.seed, far=args.far,
+                                           near=args.near)
+        else:
+            items = build_read_examples(paragraphs, tokenizer, max_length, args.seed, far=args.far, near=args.near,
+                                        swap=args.swap)
     else:
         items = build_groups(paragraphs, args.in_paragraph, args.cross, args.seed)
     if args.max_questions:
@@ -450,7 +573,8 @@ def run(args) -> int:
     record = train(items, out, embedding.ensure_default_model(), embedding.base_model_id(), kind=kind,
                    epochs=args.epochs, questions_per_batch=args.batch_questions or (16 if span else 8), lr=args.lr,
                    rank=args.rank, max_length=max_length, minutes=args.minutes, steps=args.steps, seed=args.seed,
-                   data_note=note, resume=Path(args.resume) if args.resume else None)
+                   data_note=note, resume=Path(args.resume) if args.resume else None, tuning=args.tuning,
+                   layers=args.layers, reads=args.reads if span else "window")
     size = sum(f.stat().st_size for f in out.iterdir())
     print(f"saved {out} ({size / 1e6:.1f} MB) after {record['steps']} steps in {record['seconds']} s", flush=True)
     return 0
