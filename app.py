@@ -51,7 +51,8 @@ from typing import TYPE_CHECKING, Any, TypedDict
 import gradio as gr
 from gradio.utils import get_upload_folder
 
-from qa import documents, web_docs
+from qa.corpus import documents
+from qa import web_docs
 from qa.web_format import (
     EMPTY_ZH,
     ERROR_EN,

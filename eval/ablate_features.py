@@ -13,11 +13,11 @@ from pathlib import Path
 
 from sweep_reader import two_fold
 
-from qa.calibrate import collect
-from qa.combiner import FEATURES
+from qa.training.calibrate import collect
+from qa.answering.combiner import FEATURES
 from qa.engine import QA
 from qa.eval.questions import parse_questions, squad_questions
-from qa.scorer import load_shared
+from qa.models.scorer import load_shared
 from qa.settings import PROJECT_DIR, ScorerKind, Settings
 
 

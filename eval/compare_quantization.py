@@ -18,10 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from qa import embedding, squad, text
-from qa.onnx_export import _export, _optimize, _quantize, ensure_scorer
-from qa.reader import OnnxReader, TorchReader
-from qa.scorer import SCORER_DIR, load_shared
+from qa.models import embedding
+from qa.training import squad
+from qa.text import normalise as text
+from qa.models.onnx_export import _export, _optimize, _quantize, ensure_scorer
+from qa.models.reader import OnnxReader, TorchReader
+from qa.models.scorer import SCORER_DIR, load_shared
 from qa.settings import Runtime
 
 

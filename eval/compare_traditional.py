@@ -13,22 +13,23 @@ from pathlib import Path
 
 import opencc
 
-import qa.lexical
-import qa.quoting
-import qa.text
+import qa.answering.quoting
+import qa.index.lexical
+import qa.text.normalise
 
 
 def main(path: str, mode: str) -> None:
     if mode == "off":
-        qa.text.fold = qa.lexical.fold = qa.quoting.fold = lambda s: s
-    from qa import QA, squad
+        qa.text.normalise.fold = qa.index.lexical.fold = qa.answering.quoting.fold = lambda s: s
+    from qa import QA
+    from qa.training import squad
     from qa.eval.metrics import quote_hit
     from qa.eval.questions import TUNE_SHARE
 
     s2t = opencc.OpenCC("s2t")
 
     def traditional(s: str) -> str:
-        return qa.text.same_length(s, s2t.convert)
+        return qa.text.normalise.same_length(s, s2t.convert)
 
     docs = Path(tempfile.mkdtemp(prefix="qa-traditional-"))
     questions = []

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 
-from qa import onnx_run
+from qa.models import onnx_run
 from qa.settings import PROJECT_DIR
 
 VARIANTS = {  # name: (memory patterns, arena, arena freed after encoder batches)

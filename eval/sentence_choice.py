@@ -13,12 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from qa import embedding, squad
+from qa.models import embedding
+from qa.training import squad
 from qa.eval.questions import TUNE_SHARE
-from qa.lexical import BM25Index, local_coverage
-from qa.reader import TorchReader
-from qa.scorer import CROSS_ENCODER_DIR, CrossScorer, ModelKind, ScorerConfig
-from qa.train import paragraph_units
+from qa.index.lexical import BM25Index, local_coverage
+from qa.models.reader import TorchReader
+from qa.models.scorer import CROSS_ENCODER_DIR, CrossScorer, ModelKind, ScorerConfig
+from qa.training.train import paragraph_units
 
 
 def main() -> None:

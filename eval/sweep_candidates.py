@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.calibrate import collect
-from qa.combiner import fit
+from qa.training.calibrate import collect
+from qa.answering.combiner import fit
 from qa.engine import QA
 from qa.eval.questions import parse_questions, squad_questions
-from qa.scorer import CROSS_ENCODER_DIR, load_shared
+from qa.models.scorer import CROSS_ENCODER_DIR, load_shared
 from qa.settings import PROJECT_DIR, ScorerKind, Settings
 
 SIZES = (4, 6, 8, 10)

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.calibrate import choose_threshold, collect
-from qa.combiner import FEATURES, fit
+from qa.training.calibrate import choose_threshold, collect
+from qa.answering.combiner import FEATURES, fit
 from qa.engine import QA
 from qa.eval.questions import parse_questions, squad_questions
-from qa.scorer import CROSS_ENCODER_DIR, SCORER_DIR, load_shared
+from qa.models.scorer import CROSS_ENCODER_DIR, SCORER_DIR, load_shared
 from qa.settings import PROJECT_DIR, ScorerKind, Settings
 
 SIZES = (4, 6)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 
-from .conversation import Turn
+from .answering.conversation import Turn
 from .engine import QA
 from .settings import Settings
 from .types import Answer, AnswerKind, Chunk, Document, Passage, Span

@@ -36,7 +36,7 @@ def cmd_index(args) -> int:
 
 
 def cmd_ask(args) -> int:
-    from .text import is_english
+    from .text.normalise import is_english
 
     question = " ".join(args.question)
     if not question.strip():
@@ -71,13 +71,13 @@ def cmd_eval(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from . import train
+    from .training import train
 
     return train.run(args)
 
 
 def cmd_calibrate(args) -> int:
-    from . import calibrate
+    from .training import calibrate
 
     return calibrate.run(args)
 
@@ -103,11 +103,11 @@ def parser() -> argparse.ArgumentParser:
 
     add_arguments(ev)
     tr = sub.add_parser("train", help="train the answer scorer on SQuAD-format files")
-    from . import train
+    from .training import train
 
     train.add_arguments(tr)
     cal = sub.add_parser("calibrate", help="fit the learned scorer's combiner and calibration on tuning data")
-    from . import calibrate
+    from .training import calibrate
 
     calibrate.add_arguments(cal)
     return p
@@ -116,9 +116,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = parser().parse_args(argv)
-    from .embedding import ModelLoadError
-    from .index import IndexBuildError
-    from .text import DocumentError
+    from .models.embedding import ModelLoadError
+    from .index.faiss_store import IndexBuildError
+    from .text.normalise import DocumentError
 
     try:
         return {"index": cmd_index, "ask": cmd_ask, "eval": cmd_eval, "train": cmd_train, "calibrate": cmd_calibrate}[args.command](args)

@@ -116,7 +116,7 @@ class AnnPoint:
 
 def paragraphs() -> list[Paragraph]:
     """Every paragraph of ../shared/data/*.json in a fixed, mixed order (a stable hash of its id)."""
-    from . import squad
+    from .training import squad
 
     out = []
     for path in sorted(DATA.glob("*.json")):
@@ -183,7 +183,7 @@ def recall_at_10(exact: np.ndarray, approx: np.ndarray) -> float:
 
 
 def _hnsw(vectors: np.ndarray, settings: Settings):
-    from .index import search_index
+    from .index.faiss_store import search_index
 
     return search_index(vectors, vectors.shape[1], settings.with_(ann_threshold=0))
 
@@ -213,7 +213,9 @@ def measure_size(size, work: Path, n_questions: int) -> SizeResult:
     """Build `size` from scratch in `work`, then measure it (run in a fresh process: see main)."""
     import faiss
 
-    from . import layout, quoting, retrieval, text
+    from .text import layout, normalise as text
+    from .answering import quoting
+    from .index import retrieval
     from .engine import QA
 
     paras = paragraphs()

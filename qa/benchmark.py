@@ -88,7 +88,7 @@ def build(runtime: str, docs: Path) -> dict:
     """A full index build (empty vector cache) against plain fp32 encode of the same sentences."""
     from sentence_transformers import SentenceTransformer
 
-    from . import embedding
+    from .models import embedding
     from .engine import QA
 
     encoder, scorer = RUNTIMES[runtime]
@@ -118,7 +118,7 @@ def query_encode_ms() -> float:
     """p50 of one fp32 sentence-transformers query encode: the unit of the warm-answer target."""
     from sentence_transformers import SentenceTransformer
 
-    from . import embedding
+    from .models import embedding
 
     st = SentenceTransformer(str(embedding.ensure_default_model()), device="cpu")
     st.encode_query(["预热"])

@@ -15,11 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import crosslingual, embedding, index as index_mod, retrieval, text
-from .conversation import FollowUps, Turn
-from .watch import FolderWatch
-from .lexical import BM25Index
-from .quoting import Selector
+from .text import crosslingual, normalise as text
+from .models import embedding
+from .index import faiss_store as index_mod, retrieval
+from .answering.conversation import FollowUps, Turn
+from .corpus.watch import FolderWatch
+from .index.lexical import BM25Index
+from .answering.quoting import Selector
 from .settings import PROJECT_DIR, RetrievalMode, ScorerKind, Settings, default_model_name
 from .types import Answer, Passage
 
@@ -51,8 +53,8 @@ class QA:
         self.model = embedding.load_model(self.model_name, self.settings.encoder_runtime)
         self.cross = self.combiner = None
         if self.settings.scorer is ScorerKind.LEARNED:
-            from .combiner import Combiner
-            from .scorer import load_shared
+            from .answering.combiner import Combiner
+            from .models.scorer import load_shared
 
             self.cross, self.combiner = load_shared(runtime=self.settings.scorer_runtime), Combiner.load()
         self.skipped: list[str] = []  # documents that could not be read, with the reason

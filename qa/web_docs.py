@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from typing import Iterable
 
-from .documents import DocumentInfo, Limits
+from .corpus.documents import DocumentInfo, Limits
 from .web_format import escape_md, is_english
 
 ALL_DOCUMENTS = "*"  # the scope value meaning "every document" (no document name is "*")

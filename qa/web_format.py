@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from .layout import roles as layout_roles
+from .text.layout import roles as layout_roles
 from .types import Answer, Passage
 
 MAX_QUESTION_CHARS = 2000  # longer questions get a "please shorten" reply

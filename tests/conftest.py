@@ -30,7 +30,7 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def model():
-    from qa.embedding import load_model
+    from qa.models.embedding import load_model
     from qa.settings import Runtime
 
     return load_model(runtime=Runtime.TORCH)  # the rebuilt model itself; the ONNX forms are checked against it

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from support.live_server import PROJECT, live_app, shared_engine
-from test_documents import NEWS_HTML, blank_pdf
+from support.sample_files import NEWS_HTML, blank_pdf
 
 CHROMIUM = "/usr/bin/chromium"
 QUESTION = "赫章县共创建达标党支部多少个？"

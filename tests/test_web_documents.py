@@ -13,7 +13,9 @@ import pytest
 from gradio.utils import get_upload_folder
 
 import app
-from qa import documents, text, web_docs
+from qa.corpus import documents
+from qa.text import normalise as text
+from qa import web_docs
 from qa.types import Answer
 
 SEED = "赫章县脱贫攻坚\n\n该县共创建达标党支部828个，共有175名党员获表彰。"
@@ -134,7 +136,7 @@ def test_add_document_endpoint_refuses_server_paths_and_bad_files(fns, folder, u
         with pytest.raises(gr.Error, match="上传|handle_file"):
             fns["add_document"](bad)
     with pytest.raises(gr.Error, match="没有文字层"):
-        from test_documents import blank_pdf
+        from support.sample_files import blank_pdf
 
         fns["add_document"]({"path": str(upload_file("scan.pdf", blank_pdf())), "orig_name": "scan.pdf"})
     with pytest.raises(gr.Error, match="超过上限"):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from support.live_server import PROJECT, app_subprocess, live_app
-from test_documents import NEWS_HTML, blank_pdf
+from support.sample_files import NEWS_HTML, blank_pdf
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402

@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     squad_docs = None
     try:
         if args.squad:
-            from ..squad import SquadFormatError
+            from ..training.squad import SquadFormatError
 
             squad_docs = Path(tempfile.mkdtemp(prefix="qa-eval-squad-"))
             args.docs = squad_docs
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     try:
-        from ..text import load_documents
+        from ..text.normalise import load_documents
     except ImportError as exc:
         _log(f"error: the answer engine is not usable: {exc}")
         return 1

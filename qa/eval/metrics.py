@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import asdict, dataclass, fields
 from typing import Iterable, Sequence
 
-from ..text import sentences
+from ..text.normalise import sentences
 from ..types import Passage
 
 MAX_QUOTE_CHARS = 150  # a "hit" must be a short quote, whatever the engine allows

@@ -149,7 +149,7 @@ def squad_questions(path: Path, holdout: float, docs_dir: Path) -> list[Question
     """Write the kept paragraphs of a SQuAD file into `docs_dir` (one document each) and return the
     questions: those of withheld paragraphs are unanswerable. Paragraphs are split stably by id into
     the tuning part ("dev") and the held-out part ("test")."""
-    from ..squad import load
+    from ..training.squad import load
 
     questions = []
     for i, para in enumerate(load(path)):

@@ -80,7 +80,7 @@ class SentenceBaseline:
         idx = engine.index
         self.texts = [idx.documents[u.source][u.start : u.end] for u in idx.units]
         if by is SentenceRanker.BM25:
-            from ..lexical import BM25Index
+            from ..index.lexical import BM25Index
 
             self.bm25 = BM25Index(self.texts, engine.settings.bm25_tokens)
 
@@ -114,7 +114,7 @@ class NaiveRAG:
         import faiss
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-        from ..embedding import encode_passages
+        from ..models.embedding import encode_passages
 
         began = time.perf_counter()
         splitter = RecursiveCharacterTextSplitter(chunk_size=chunk_size, chunk_overlap=0, add_start_index=True)
@@ -130,7 +130,7 @@ class NaiveRAG:
         self.build_seconds = time.perf_counter() - began
 
     def retrieve(self, question: str, k: int) -> list[Passage]:
-        from ..embedding import encode_queries
+        from ..models.embedding import encode_queries
 
         scores, ids = self.index.search(encode_queries(self.model, [question]), min(k, self.index.ntotal))
         return [replace(self.chunks[i], score=float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
@@ -148,7 +148,7 @@ def build_systems(names: Sequence[SystemName], docs: Path, index_dir: Path, sett
                   documents: Mapping[str, str], log: Callable[[str], None]) -> list[System]:
     """The systems to compare; engines with the same scorer are shared, all use one index folder."""
     from .. import QA
-    from ..embedding import load_model
+    from ..models.embedding import load_model
 
     engines: dict[ScorerKind, object] = {}
 

@@ -1,0 +1,136 @@
+"""The learned answer model over candidate features, and its calibration.
+
+A logistic regression over each candidate sentence's features (the trained model's score and
+its margin to the best, cosine, coverage, passage score, answer-type match …) gives the
+probability that the sentence answers the question; the best one is quoted. A Platt
+scaling fitted on the quoted candidates of the tuning questions — unanswerable ones
+included — turns its score into the probability that the *shown quote* is right, which
+is what the threshold compares. Coefficients live in `qa/models/answer-combiner.json`,
+applied with numpy (no scikit-learn at run time); `fit` (scikit-learn) writes them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..models.scorer import SCORER_DIR, ScorerError
+
+COMBINER_FILE = SCORER_DIR.parent / "answer-combiner.json"
+FEATURES = ("cross", "cross_margin", "dense", "coverage", "prior", "typed", "focus", "consistent",
+            "rule_margin", "english", "english_cross", "lexical", "paragraph_coverage")
+
+
+def feature_matrix(cands: Sequence, features: Sequence[str] = FEATURES) -> np.ndarray:
+    """One row of `features` per candidate (candidates of one question: margins are to their best)."""
+    cross = np.array([c.cross for c in cands], dtype=np.float64)
+    rule = np.array([c.rule for c in cands], dtype=np.float64)
+    english = np.array([c.english for c in cands], dtype=np.float64)
+    cols = {
+        "cross": cross, "cross_margin": cross - cross.max(), "dense": [c.dense for c in cands],
+        "coverage": [c.coverage for c in cands], "prior": [c.prior for c in cands],
+        "typed": [c.typed for c in cands], "focus": [c.focus for c in cands],
+        "consistent": [c.consistent for c in cands], "rule_margin": rule - rule.max(), "english": english,
+        "english_cross": english * cross, "lexical": [c.lexical for c in cands],
+        "paragraph_coverage": [c.paragraph_coverage for c in cands],
+    }
+    return np.column_stack([np.asarray(cols[f], dtype=np.float64) for f in features])
+
+
+def scorer_fingerprint(folder: Path = SCORER_DIR) -> str:
+    """sha256 of the trained adapter and head: the combiner is only valid with the scorer it was fit on."""
+    h = hashlib.sha256()
+    for name in ("adapter_model.safetensors", "head.safetensors"):
+        try:
+            h.update((folder / name).read_bytes())
+        except FileNotFoundError:
+            raise ScorerError(f"The answer scorer in {folder} has no {name}; restore it from git or retrain "
+                              "it with `python -m qa train`.") from None
+    return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Combiner:
+    """Logistic weights over `features` (some of FEATURES) and the Platt scaling of the chosen
+    candidate's logit."""
+
+    coef: tuple[float, ...]
+    intercept: float
+    platt: tuple[float, float]  # p = sigmoid(a * logit + b)
+    scorer: str  # scorer_fingerprint() it was fitted with
+    fitted: dict  # what it was fitted on (for the README)
+    features: tuple[str, ...] = FEATURES
+
+    def logits(self, cands: Sequence) -> np.ndarray:
+        """Uncalibrated per-candidate scores (higher = more likely the answer): used to choose."""
+        return feature_matrix(cands, self.features) @ np.asarray(self.coef) + self.intercept
+
+    def choose(self, cands: Sequence) -> tuple[int, float]:
+        """The candidate to quote (its index) and the probability that it is a right answer."""
+        z = self.logits(cands)
+        j = int(np.argmax(z))
+        return j, self.calibrate(z[j])
+
+    def calibrate(self, logit: float) -> float:
+        """Probability that the chosen candidate (with this logit) is a right answer."""
+        a, b = self.platt
+        return float(1.0 / (1.0 + np.exp(-(a * logit + b))))
+
+    def to_dict(self) -> dict:
+        return {"features": list(self.features), "coef": list(self.coef), "intercept": self.intercept,
+                "platt": list(self.platt), "scorer": self.scorer, "fitted": self.fitted}
+
+    def save(self, path: Path = COMBINER_FILE) -> None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path = COMBINER_FILE, scorer_dir: Path = SCORER_DIR) -> "Combiner":
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            unknown = [f for f in raw["features"] if f not in FEATURES]
+            if unknown or len(raw["features"]) != len(raw["coef"]):
+                raise ValueError(f"features {unknown or raw['features']} do not match this code's {list(FEATURES)}"
+                                 " or the coefficients")
+            combiner = cls(tuple(map(float, raw["coef"])), float(raw["intercept"]),
+                           (float(raw["platt"][0]), float(raw["platt"][1])), str(raw["scorer"]),
+                           dict(raw.get("fitted", {})), tuple(raw["features"]))
+        except FileNotFoundError:
+            raise ScorerError(f"No answer combiner at {path}; restore it from git or refit it with "
+                              "`python -m qa calibrate`.") from None
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            raise ScorerError(f"{path} is damaged ({exc}); restore it from git or refit it.") from None
+        if combiner.scorer != scorer_fingerprint(scorer_dir):
+            raise ScorerError(f"{path} was fitted with another answer scorer than the one in {scorer_dir}; "
+                              "refit it with `python -m qa calibrate`.")
+        return combiner
+
+
+def fit(groups: Sequence[tuple[Sequence, Sequence[bool]]], scorer: str, fitted: dict, c: float = 1.0,
+        features: Sequence[str] = FEATURES) -> Combiner:
+    """Fit on `groups`: per question, its scored candidates and which of them are right answers
+    (all False for an unanswerable question)."""
+    from sklearn.linear_model import LogisticRegression
+
+    features = tuple(features)
+    X = np.vstack([feature_matrix(cands, features) for cands, _ in groups])
+    y = np.concatenate([np.asarray(labels, dtype=int) for _, labels in groups])
+    model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced").fit(X, y)
+    coef, intercept = tuple(float(v) for v in model.coef_[0]), float(model.intercept_[0])
+    # Platt scaling of the chosen candidate: is the quote the engine would show right?
+    unscaled = Combiner(coef, intercept, (1.0, 0.0), scorer, fitted, features)
+    chosen, right = [], []
+    for cands, labels in groups:
+        z = unscaled.logits(cands)
+        j = int(np.argmax(z))
+        chosen.append(z[j])
+        right.append(bool(labels[j]))
+    platt = LogisticRegression(C=1e6, max_iter=2000).fit(np.asarray(chosen).reshape(-1, 1), np.asarray(right, int))
+    return Combiner(coef, intercept, (float(platt.coef_[0][0]), float(platt.intercept_[0])), scorer,
+                    fitted | {"questions": len(groups), "candidates": int(len(y)), "positives": int(y.sum())},
+                    features)

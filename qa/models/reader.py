@@ -1,0 +1,248 @@
+"""Span reader: reads the question with a stretch of sentences and scores each sentence by the best
+answer span inside it.
+
+A sentence-pair cross-encoder sees one sentence at a time, so it cannot tell that "他" in a
+sentence is the person asked about, or that the sentence before sets the scene. The reader
+sees a window of consecutive sentences of one paragraph after the question and, like an
+extractive QA model, gives every token a start and an end logit (e5-small + LoRA + a
+two-output head, trained by `python -m qa train --kind span`). A sentence's score is its best
+span (start + end logit, start <= end, at most `MAX_ANSWER_TOKENS` apart) minus the window's
+no-answer score (the logits of the first token, trained on windows that hold no answer).
+
+The passage is tokenized sentence by sentence and the pieces are joined, so which tokens
+belong to which sentence is known without character offsets: the same code serves the
+`tokenizers` form (training, torch) and the sentencepiece form (ONNX, no torch).
+"""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .scorer import PASSAGE_PREFIX, QUERY_PREFIX
+
+MAX_ANSWER_TOKENS = 40  # longest answer span considered (tokens); DRCD/CMRC answers are shorter
+NO_ANSWER = 0  # token position whose start/end logits say "no answer in this window" (<s>)
+
+Pieces = Callable[[list[str]], list[list[int]]]  # texts -> token ids each, no special tokens
+
+
+@dataclass(frozen=True)
+class EncodedWindow:
+    """Token ids of <s> query </s></s> passage-sentences </s>, and each sentence's token range."""
+
+    ids: tuple[int, ...]
+    spans: tuple[tuple[int, int], ...]  # [start, end) per sentence; (0, 0) when cut off by max_length
+
+
+def encode_window(pieces: Pieces, special: tuple[int, int], question: str, sentences: Sequence[str],
+                  max_length: int, question_tokens: int = 64) -> EncodedWindow:
+    """The reader's input for one window; sentences that do not fit in `max_length` get an empty range."""
+    bos, eos = special
+    encoded = pieces([QUERY_PREFIX + question, PASSAGE_PREFIX] + list(sentences))
+    q = encoded[0][:question_tokens]
+    ids = [bos, *q, eos, eos, *encoded[1]]
+    spans = []
+    for sent in encoded[2:]:
+        room = max_length - 1 - len(ids)
+        if room <= 0 or not sent:
+            spans.append((0, 0))
+            continue
+        sent = sent[:room]
+        spans.append((len(ids), len(ids) + len(sent)))
+        ids += sent
+    ids.append(eos)
+    return EncodedWindow(tuple(ids), tuple(spans))
+
+
+def passage_windows(lengths: Sequence[int], room: int) -> list[tuple[int, int]]:
+    """Sentence ranges [lo, hi) that cover a passage whose sentences have `lengths` tokens, each range
+    holding at most `room` tokens (a longer sentence alone); the next range starts at the middle
+    sentence of the previous one, so a sentence near a window's edge is read with context in the next
+    (a stride of about half a window, in whole sentences)."""
+    n = len(lengths)
+    windows: list[tuple[int, int]] = []
+    lo = 0
+    while lo < n:
+        hi, used = lo, 0
+        while hi < n and (hi == lo or used + lengths[hi] <= room):
+            used += lengths[hi]
+            hi += 1
+        windows.append((lo, hi))
+        if hi >= n:
+            break
+        lo = max(lo + 1, (lo + hi) // 2 if hi - lo > 1 else hi)
+    return windows
+
+
+def window_room(max_length: int, question_tokens: int, prefix_tokens: int) -> int:
+    """Passage tokens that fit in one reader input after the question and the special tokens."""
+    return max(1, max_length - 4 - question_tokens - prefix_tokens)
+
+
+def pad(windows: Sequence[EncodedWindow], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ids and attention mask of windows, padded to the longest."""
+    width = max(len(w.ids) for w in windows)
+    ids = np.full((len(windows), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(windows), width), dtype=np.int64)
+    for i, w in enumerate(windows):
+        ids[i, : len(w.ids)], mask[i, : len(w.ids)] = w.ids, 1
+    return ids, mask
+
+
+def best_span(start: np.ndarray, end: np.ndarray, lo: int, hi: int, longest: int = MAX_ANSWER_TOKENS) -> float:
+    """max over lo <= s <= e < min(hi, s + longest) of start[s] + end[e]."""
+    if hi <= lo:
+        return -np.inf
+    n = hi - lo
+    # best end within `longest` tokens of each start: a sliding-window max over the end logits
+    ends = np.concatenate([end[lo:hi], np.full(longest - 1, -np.inf, dtype=end.dtype)])
+    reach = np.lib.stride_tricks.sliding_window_view(ends, longest)[:n].max(axis=1)
+    return float((start[lo:hi] + reach).max())
+
+
+def sentence_scores(logits: np.ndarray, window: EncodedWindow) -> np.ndarray:
+    """Per sentence of `window`: best span score minus the no-answer score (logits: (tokens, 2))."""
+    start, end = logits[:, 0], logits[:, 1]
+    null = float(start[NO_ANSWER] + end[NO_ANSWER])
+    return np.array([best_span(start, end, lo, hi) - null for lo, hi in window.spans], dtype=np.float32)
+
+
+class SpanReader:
+    """Scores windows of sentences with a token-logit model (`run(ids, mask) -> (batch, tokens, 2)`)."""
+
+    def __init__(self, run, pieces: Pieces, special: tuple[int, int], pad_id: int, max_length: int, config=None,
+                 threads: int | None = None):
+        self._run, self._pieces, self._special, self._pad = run, pieces, special, pad_id
+        self.max_length = max_length
+        self.config = config
+        if threads is None:
+            from ..settings import Settings
+
+            threads = Settings().reader_threads
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="reader") if threads > 1 else None
+        self._reading = 0  # questions being read now: with more than one, the cores are busy already
+        self._reading_lock = threading.Lock()
+
+    def read_passage(self, question: str, sentences: Sequence[str]) -> np.ndarray:
+        """One score per sentence of a whole passage, read in windows of `max_length` tokens with a
+        stride (`passage_windows`): each sentence gets its best score over the windows that hold it."""
+        if not sentences:
+            return np.zeros(0, dtype=np.float32)
+        pieces = self._pieces([QUERY_PREFIX + question, PASSAGE_PREFIX] + list(sentences))
+        room = window_room(self.max_length, min(len(pieces[0]), 64), len(pieces[1]))
+        ranges = passage_windows([len(p) for p in pieces[2:]], room)
+        scores = np.full(len(sentences), -np.inf, dtype=np.float32)
+        for (lo, hi), got in zip(ranges, self.score_windows(question, [sentences[lo:hi] for lo, hi in ranges])):
+            scores[lo:hi] = np.maximum(scores[lo:hi], got)
+        return scores
+
+    def score_windows(self, question: str, windows: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        """For each window (consecutive sentences), one score per sentence: how likely it holds the answer."""
+        if not windows:
+            return []
+        encoded = [encode_window(self._pieces, self._special, question, w, self.max_length) for w in windows]
+
+        # One window per run: on CPU, padding windows of uneven length to a batch costs more than
+        # batching saves (6 windows at reader_context 1: 164 vs 219 ms per question, same scores);
+        # `threads` windows run at the same time (Settings.reader_threads).
+        def score(w: EncodedWindow) -> np.ndarray:
+            ids, mask = pad([w], self._pad)
+            return sentence_scores(self._run(ids, mask)[0], w)
+
+        with self._reading_lock:
+            self._reading += 1
+            alone = self._reading == 1
+        try:
+            # Threads only for a question read alone: under load the other requests keep the cores busy
+            # anyway (tests/test_load.py, 20 web users: 5.3-6.8 requests/s over four runs this way, 6.0
+            # in one run always threaded: within this machine's run-to-run spread).
+            if self._pool is None or len(encoded) == 1 or not alone:
+                return [score(w) for w in encoded]
+            return list(self._pool.map(score, encoded))
+        finally:
+            with self._reading_lock:
+                self._reading -= 1
+
+
+class TorchReader(SpanReader):
+    """The trained reader in `folder` (adapter merged into the base in `model_dir`), run by torch."""
+
+    def __init__(self, model_dir, base_label: str, folder):
+        import threading
+
+        import torch
+
+        from .scorer import load_trained
+
+        config, tokenizer, self.encoder, head = load_trained(model_dir, base_label, folder)
+        self.weight, self.bias = head["weight"], head["bias"]
+        lock = threading.Lock()  # HF fast tokenizers are not safe to share across threads
+
+        def pieces(texts: list[str]) -> list[list[int]]:
+            with lock:
+                return tokenizer(texts, add_special_tokens=False)["input_ids"]
+
+        def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+            with torch.inference_mode():
+                return self.module()(torch.from_numpy(ids), torch.from_numpy(mask)).float().numpy()
+
+        super().__init__(run, pieces, (tokenizer.bos_token_id, tokenizer.eos_token_id), tokenizer.pad_token_id,
+                         config.max_length, config)
+
+    def module(self):
+        """A torch module (ids or word embeddings, mask) -> (batch, tokens, 2) start / end logits (also
+        what ONNX exports, from embeddings)."""
+        import torch
+
+        from .scorer import encoder_inputs
+
+        encoder, weight, bias = self.encoder, self.weight, self.bias
+
+        class Logits(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.bert = encoder
+                self.weight = torch.nn.Parameter(weight.clone(), requires_grad=False)
+                self.bias = torch.nn.Parameter(bias.clone(), requires_grad=False)
+
+            def forward(self, tokens, attention_mask):
+                hidden = self.bert(**encoder_inputs(tokens), attention_mask=attention_mask).last_hidden_state
+                return hidden @ self.weight.T + self.bias
+
+        return Logits()
+
+
+class OnnxReader(SpanReader):
+    """The exported reader run by onnxruntime, tokenized by the shared sentencepiece / tokenizer.json form."""
+
+    def __init__(self, path, model_dir, config):
+        from .onnx_run import WHITESPACE_RUN, PieceTokenizer, _session, graph_inputs, shared_tokenizer, word_embeddings
+
+        session, table = _session(path), word_embeddings(model_dir)
+        tokenizer, lock = shared_tokenizer(model_dir)
+        if isinstance(tokenizer, PieceTokenizer):
+            sp = tokenizer.sp
+
+            def pieces(texts: list[str]) -> list[list[int]]:
+                with lock:
+                    return sp.encode([WHITESPACE_RUN.sub(" ", t) for t in texts])
+
+            special, pad_id = (tokenizer.bos, tokenizer.eos), tokenizer.pad
+        else:  # tokenizer.json through `tokenizers`
+            tok = tokenizer.tok
+
+            def pieces(texts: list[str]) -> list[list[int]]:
+                with lock:
+                    tok.no_truncation()
+                    return [tok.encode(t).ids[1:-1] for t in texts]  # one by one: no padding
+
+            special, pad_id = (tok.token_to_id("<s>"), tok.token_to_id("</s>")), tok.token_to_id("<pad>")
+
+        def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+            return session.run(None, graph_inputs(table, ids, mask))[0]
+
+        super().__init__(run, pieces, special, pad_id, config.max_length, config)

@@ -1,0 +1,1 @@
+"""Training: SQuAD-format data, training the span reader, fitting the combiner and its calibration."""

