@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,7 @@ from .corpus.watch import FolderWatch
 from .index.lexical import BM25Index
 from .answering.quoting import Selector
 from .settings import PROJECT_DIR, RetrievalMode, ScorerKind, Settings, default_model_name
-from .types import Answer, Passage
+from .types import Answer, AnswerKind, Passage, Span
 
 log = logging.getLogger(__name__)
 
@@ -197,22 +197,35 @@ class QA:
     def candidate(self, question: str, k: int | None = None,
                   mode: RetrievalMode | str = RetrievalMode.HYBRID, history=None, only: str | None = None) -> Answer:
         """The best quote and its confidence, without applying the abstention threshold.
-        With `history`, a follow-up question is completed first (`Answer.understood_as`);
-        with `only`, the answer comes from that document alone."""
+        With `history`, a follow-up question is completed first (`Answer.understood_as`) and both the
+        question as typed and its completion are searched: the better-supported answer is kept.
+        With `only`, the answer comes from that document alone."""
         asked = self._prepare(question)
         q = self._understand(asked, history)
         mode = RetrievalMode.from_str(mode)
-        understood_as = q if q != asked else ""
+        k = self.settings.k if k is None else k
+        if q == asked:
+            return self._best(asked, k, mode, only, "")
+        typed, completed = self._best(asked, k, mode, only, ""), self._best(q, k, mode, only, q)
+        return completed if completed.score >= typed.score else typed
+
+    def _best(self, q: str, k: int, mode: RetrievalMode, only: str | None, understood_as: str) -> Answer:
+        """The best quote for the prepared question `q` (found=False only when nothing matches)."""
         if not any(ch.isalnum() for ch in q):  # only punctuation or emoji: nothing to look for
             return Answer.not_found(understood_as=understood_as)
-        k = self.settings.k if k is None else k
         found = self._search(q, mode, only)
         quote = found.selector.choose(q, found.query_vector, found.ranking, found.lexical, mode, only)
         if quote is None:
-            return Answer.not_found(understood_as=understood_as)
+            return Answer.not_found(understood_as=understood_as,
+                                    closest=tuple(retrieval.passages(found.index, found.ranking, 3)))
         passages = tuple(retrieval.passages(found.index, found.ranking, k))
+        span = None
+        if quote.span:
+            doc = found.index.documents[quote.source]
+            span = Span(quote.source, quote.span[0], quote.span[1], doc[quote.span[0]:quote.span[1]])
+        closest = tuple(Passage(t, src, s, e, p) for src, s, e, t, p in quote.closest)
         return Answer(True, quote.text, quote.source, quote.start, quote.end, quote.confidence, passages,
-                      understood_as)
+                      understood_as, AnswerKind.ANSWERED, span, closest)
 
     def features(self, question: str, cross=None) -> list:
         """The candidate sentences the scorer chooses among (`quoting.Candidate`, best rule score first),
@@ -223,7 +236,7 @@ class QA:
         cands, _, _ = found.selector.candidates(q, found.query_vector, found.ranking, found.lexical,
                                                 RetrievalMode.HYBRID)
         cross = cross or self.cross
-        return found.selector.score(q, cands, cross) if cross is not None and cands else cands
+        return found.selector.score(q, cands, cross, found.ranking) if cross is not None and cands else cands
 
     def warm_up(self) -> None:
         """Load what the first questions would otherwise wait for — jieba's dictionary and its tagger
@@ -239,6 +252,14 @@ class QA:
         `history`: earlier turns, oldest first, each {"question": str, "quote": str};
         `only`: a document name (`sources`) to answer from alone."""
         best = self.candidate(question, k, mode, history, only)
+        return self.judge(best)
+
+    def judge(self, best: Answer) -> Answer:
+        """`best` (from `candidate`) as shown: answered at or above the answer threshold, unsure (the
+        quote kept, not given as the answer) at or above the unsure threshold, else not found; unsure and
+        not found come with the closest passages."""
         if best.found and best.score >= self.settings.active_threshold:
-            return best
-        return Answer.not_found(best.score, best.understood_as)
+            return replace(best, closest=())
+        if best.found and best.score >= self.settings.active_unsure_threshold:
+            return replace(best, found=False, kind=AnswerKind.UNSURE)
+        return Answer.not_found(best.score, best.understood_as, best.closest)

@@ -64,6 +64,9 @@ class ChunkVectors(_Choice):
 # dominates — chosen by `python -m qa calibrate`, which records it in the combiner file (a test keeps
 # the two equal; README, "How the defaults were chosen"); rules: best balanced on the article's dev split.
 DEFAULT_THRESHOLDS = {ScorerKind.LEARNED: 0.58, ScorerKind.RULES: 0.67}
+# Below the answer threshold and at or above this one, the best quote is shown as "unsure" (possibly
+# relevant, not the answer); below it, "not found". The rules have no unsure band.
+DEFAULT_UNSURE_THRESHOLDS = {ScorerKind.LEARNED: 0.58, ScorerKind.RULES: 0.67}
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,9 @@ class Settings:
     # Of 0, 1 and 2 on the tuning questions (two-fold), 1 chose right most often (0.787, tied with 2)
     # with the best HasAns on CMRC (0.715 vs 0.655 / 0.674) for less time than 2 (eval/sweep_reader.py).
     reader_context: int = 1
+    # Span reader trained on whole passages (scorer.json "reads": "passage"): the paragraphs of this many
+    # top-ranked chunks are read whole, in strided windows, and every sentence of them is a candidate.
+    reader_passages: int = 3
     # Span reader only: windows read at the same time (threads; onnxruntime lets go of the GIL) while
     # no other question is being read. On two cores, two at a time took 25.5 ms per CMRC window against
     # 36.5 one after another in int8 (fp32 40.2 vs 55.6; eval/compare_quantization.py).
@@ -145,6 +151,9 @@ class Settings:
     # Answer confidence below which the bot says the article does not say; None = the default of
     # the scorer in use (DEFAULT_THRESHOLDS: best balanced accuracy on the tuning data).
     threshold: float | None = None
+    # Confidence from which a quote below `threshold` is still shown, as "unsure" (possibly relevant);
+    # None = the default of the scorer (DEFAULT_UNSURE_THRESHOLDS, fitted by `python -m qa calibrate`).
+    unsure_threshold: float | None = None
     # Weights of the rule-based sentence choice.
     quoting: QuotingWeights = field(default_factory=QuotingWeights)
     # Longest quote: one sentence, or two adjacent ones, up to this many characters.
@@ -183,12 +192,19 @@ class Settings:
         """The threshold in use: the one set, or the default of the scorer."""
         return self.threshold if self.threshold is not None else DEFAULT_THRESHOLDS[self.scorer]
 
+    @property
+    def active_unsure_threshold(self) -> float:
+        """The unsure threshold in use (never above the answer threshold)."""
+        t = self.unsure_threshold if self.unsure_threshold is not None else DEFAULT_UNSURE_THRESHOLDS[self.scorer]
+        return min(t, self.active_threshold)
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["scorer"] = self.scorer.value
         d["encoder_runtime"], d["scorer_runtime"] = self.encoder_runtime.value, self.scorer_runtime.value
         d["chunk_vectors"] = self.chunk_vectors.value
         d["active_threshold"] = self.active_threshold
+        d["active_unsure_threshold"] = self.active_unsure_threshold
         return d
 
     def with_(self, **changes) -> "Settings":

@@ -44,7 +44,8 @@ def feature_matrix(cands: Sequence, features: Sequence[str] = FEATURES) -> np.nd
 def scorer_fingerprint(folder: Path = SCORER_DIR) -> str:
     """sha256 of the trained adapter and head: the combiner is only valid with the scorer it was fit on."""
     h = hashlib.sha256()
-    for name in ("adapter_model.safetensors", "head.safetensors"):
+    weights = "encoder.safetensors" if (folder / "encoder.safetensors").exists() else "adapter_model.safetensors"
+    for name in (weights, "head.safetensors"):
         try:
             h.update((folder / name).read_bytes())
         except FileNotFoundError:

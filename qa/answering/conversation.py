@@ -13,7 +13,11 @@ verbatim quote. What is recognised, by the shape of the question, not by its con
   previous question (jieba's name tagger);
 - a demonstrative with a place noun (该村, 这个乡) — the name of the previous quote or question
   that ends in that noun (海雀村).
-A question with none of these cues is left alone, so a new topic is never disturbed.
+A question with none of these cues is left alone, so a new topic is never disturbed. Nor is a
+question that has a referent of its own: an ellipsis whose X is itself a question ("今天天气怎么样？",
+"县长是谁呢？"), a pronoun beside a name the question gives, a demonstrative beside the name it would
+point to. A question is never completed from one in another language (no "2018年How many …"). The
+engine searches both the question as typed and its completion and keeps the better-supported answer.
 """
 from __future__ import annotations
 
@@ -25,7 +29,13 @@ import numpy as np
 
 from ..text.normalise import HAN, has_cjk
 
-_ELLIPSIS = re.compile(r"^(?:那么|那|还有|另外|而|至于)?\s*(?P<slot>[^，,。？?！!]{1,16}?)\s*(?:呢|又如何|又怎样|怎么样)\s*[？?]*$")
+# "X呢？" with or without a connective; "X怎么样？" / "X又如何？" only after a connective (那/还有 …):
+# "今天天气怎么样？" is a question of its own.
+_ELLIPSIS = re.compile(r"^(?:(?:那么|那|还有|另外|而|至于)\s*(?P<slot>[^，,。？?！!]{1,16}?)\s*(?:呢|又如何|又怎样|怎么样)"
+                       r"|(?P<bare>[^，,。？?！!]{1,16}?)\s*呢)\s*[？?]*$")
+# Words that make X of "X呢" a question of its own (谁, 多少, 是否 …), not a slot of the previous one.
+_ASKS = re.compile(r"谁|什么|多少|哪|几|怎|如何|为何|为什么|是否|吗|有没有|是不是|\b(?:who|what|which|how|when|where|why)\b",
+                   re.IGNORECASE)
 _EN_ELLIPSIS = re.compile(r"^\s*(?:and|what about|how about|and what about)\s+(?P<slot>.+?)\s*\??\s*$", re.IGNORECASE)
 _TIME = re.compile(r"(?:19|20)\d\d年(?:底|初|前|后)?|\d{1,2}月(?:份)?|现在|目前|如今|今年|去年|前年|当时|以前|过去|"
                    r"原来|最初|刚开始|\bnow\b|\btoday\b|\bin (?:19|20)\d\d\b|\b(?:19|20)\d\d\b")
@@ -88,16 +98,21 @@ class FollowUps:
 
     def _complete(self, question: str, previous: str, quote: str) -> str | None:
         q = question.strip()
+        if has_cjk(q) != has_cjk(previous):  # never splice one language into a question of another
+            return None
         m = _ELLIPSIS.match(q) or _EN_ELLIPSIS.match(q)
         if m:
-            return self._replace_slot(m.group("slot").strip(), previous)
-        if _PERSON_PRONOUN.search(q) or _EN_PERSON_PRONOUN.search(q):
+            slot = (m.group("slot") or m.groupdict().get("bare") or "").strip()
+            if slot and not _ASKS.search(slot):
+                return self._replace_slot(slot, previous)
+            return None
+        if (_PERSON_PRONOUN.search(q) or _EN_PERSON_PRONOUN.search(q)) and not _first_person(q):
             name = _first_person(quote) or _first_person(previous)
             if name:
                 pattern = _PERSON_PRONOUN if _PERSON_PRONOUN.search(q) else _EN_PERSON_PRONOUN
                 return pattern.sub(name, q, count=1)
         m = _DEMONSTRATIVE.search(q)
-        if m:
+        if m and not _word_ending_in(m.group("noun"), q):
             word = _word_ending_in(m.group("noun"), quote) or _word_ending_in(m.group("noun"), previous)
             if word:
                 return q[: m.start()] + word + q[m.end():]

@@ -41,6 +41,10 @@ class Quote:
     end: int
     text: str
     confidence: float
+    span: tuple[int, int] | None = None  # the reader's answer inside the quote (document offsets)
+    # The next-best sentences (source, start, end, text, confidence), best first, the quote's own first:
+    # what a reader is pointed to when the quote is not confident enough to be the answer.
+    closest: tuple[tuple[str, int, int, str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ class Candidate:
     english: bool  # the question is not Chinese
     rule: float = 0.0  # the rule-based selection score
     cross: float = math.nan  # the trained model's score: cross-encoder logit or span-reader score (learned only)
+    span: tuple[int, int] | None = None  # the reader's best answer span in `text` (characters), when known
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -168,25 +173,37 @@ class Selector:
         if not found:
             return None
         if self.settings.scorer is ScorerKind.LEARNED and self.cross is not None and not found[0].role:
-            best, confidence = self._learned(question, found)
+            ranked = self._learned(question, found, ranking)
             if not has_cjk(lexical_query):  # no word to look for in the text, in any language (as in the
                 # rules): the tuning data has no such question, so the model's score alone is not evidence
-                confidence = round(confidence * self.settings.quoting.unsupported_factor, 4)
+                factor = self.settings.quoting.unsupported_factor
+                ranked = [(c, round(p * factor, 4)) for c, p in ranked]
         else:  # the rules, and page questions (no training data asks about the page)
-            best = found[0]
-            confidence = rule_confidence(best, mode, self.settings, roles)
+            ranked = [(c, rule_confidence(c, mode, self.settings, roles)) for c in found]
+        best, confidence = ranked[0]
         unit = self.index.units[best.unit]
         start, end = unit.start, unit.end
         if best.lexical and not best.role:
             start, end = self._maybe_merge(lexical_query, unit, best.coverage, answer_type.expect(question))
         doc = self.index.documents[unit.source]
-        return Quote(unit.source, start, end, doc[start:end], confidence)
+        span = (unit.start + best.span[0], unit.start + best.span[1]) if best.span else None
+        closest = tuple((u.source, u.start, u.end, doc_text, p) for u, doc_text, p in (
+            (self.index.units[c.unit], _text(self.index, self.index.units[c.unit]), p) for c, p in ranked[:3]))
+        return Quote(unit.source, start, end, doc[start:end], confidence, span, closest)
 
-    def score(self, question: str, found: list[Candidate], cross=None) -> list[Candidate]:
-        """The best `rerank_candidates` of `found` with the trained model's scores (from `cross`,
-        default the selector's own scorer)."""
-        top = found[: self.settings.rerank_candidates]
+    def score(self, question: str, found: list[Candidate], cross=None,
+              ranking: list[Scored] | None = None) -> list[Candidate]:
+        """The candidates the trained model reads, with its scores (from `cross`, default the selector's
+        own scorer): a passage reader reads the paragraphs of the top `reader_passages` chunks of
+        `ranking` whole and scores every sentence of them; otherwise the best `rerank_candidates` of
+        `found` are read with their neighbours."""
         cross = cross or self.cross
+        if ranking and getattr(getattr(cross, "config", None), "reads", "window") == "passage":
+            read = self._read_passages(question, ranking, cross)
+            top = [c for c in found if c.unit in read]
+            if top:
+                return [replace(c, cross=read[c.unit][0], span=read[c.unit][1]) for c in top]
+        top = found[: self.settings.rerank_candidates]
         if hasattr(cross, "score_windows"):  # a span reader reads each candidate with its neighbours
             logits = self._read(question, [c.unit for c in top], cross)
         else:
@@ -216,10 +233,28 @@ class Selector:
             best[u] = float(row[0]) if np.isfinite(row[0]) else -30.0  # a sentence with no token at all
         return [best[u] for u in units]
 
-    def _learned(self, question: str, found: list[Candidate]) -> tuple[Candidate, float]:
-        scored = self.score(question, found)
-        j, probability = self.combiner.choose(scored)
-        return scored[j], round(probability, 4)
+    def _read_passages(self, question: str, ranking: list[Scored], reader) -> dict[int, tuple[float, tuple | None]]:
+        """Score and best answer span of every sentence of the paragraphs that the top `reader_passages`
+        chunks touch, each paragraph read whole by the reader (in strided windows when longer than one)."""
+        index = self.index
+        units = sorted({u for item in ranking[: self.settings.reader_passages] for u in index.chunk_units[item.chunk]})
+        paragraphs: list[tuple[int, int]] = []
+        for uid in units:
+            if paragraphs and paragraphs[-1][0] <= uid <= paragraphs[-1][1]:
+                continue
+            paragraphs.append(_paragraph_neighbours(index, uid, len(index.units)))
+        scores: dict[int, tuple[float, tuple | None]] = {}
+        for lo, hi in paragraphs:
+            got, spans = reader.read_passage(question, [fold(_text(index, index.units[u])) for u in range(lo, hi + 1)])
+            for u, x, span in zip(range(lo, hi + 1), got, spans):
+                scores[u] = (float(x), span) if np.isfinite(x) else (-30.0, None)  # a sentence with no token at all
+        return scores
+
+    def _learned(self, question: str, found: list[Candidate], ranking: list[Scored]) -> list[tuple[Candidate, float]]:
+        """The reader-scored candidates best first, each with the probability that it is a right answer."""
+        scored = self.score(question, found, ranking=ranking)
+        z = self.combiner.logits(scored)
+        return [(scored[j], round(self.combiner.calibrate(z[j]), 4)) for j in np.argsort(-z, kind="stable")]
 
     def _maybe_merge(self, question: str, unit: Unit, coverage: float,
                      expectation: answer_type.Expectation) -> tuple[int, int]:

@@ -267,7 +267,7 @@ def ensure_scorer(folder: Path, model_dir: Path, runtime: Runtime, load_torch) -
     """The verified ONNX form of the trained scorer in `folder` on the base in `model_dir` — the
     cross-encoder, or the span reader (per-token logits) — ; `load_torch()` gives its torch form
     (`CrossScorer` / `reader.TorchReader`, loaded only when an export is needed)."""
-    from .scorer import ADAPTER, CONFIG, HEAD, ModelKind, ScorerConfig, ScorerError
+    from .scorer import ADAPTER, CONFIG, FULL, HEAD, ModelKind, ScorerConfig, ScorerError
 
     loaded = []
     span = ScorerConfig.read(folder).kind is ModelKind.SPAN
@@ -319,7 +319,8 @@ def ensure_scorer(folder: Path, model_dir: Path, runtime: Runtime, load_torch) -
         return corr, corr >= MIN_INT8_LOGIT_CORRELATION, f"logit correlation {corr:.3f}"
 
     try:
-        key = f"{model_dir.name}-{content_hash(folder, (ADAPTER, HEAD, CONFIG))}"
+        weights = FULL if (folder / FULL).exists() else ADAPTER
+        key = f"{model_dir.name}-{content_hash(folder, (weights, HEAD, CONFIG))}"
     except FileNotFoundError as exc:
         raise ScorerError(f"The answer scorer in {folder} has no {Path(exc.filename).name}; restore it from "
                           "git or retrain it with `python -m qa train`.") from None

@@ -104,6 +104,36 @@ def best_span(start: np.ndarray, end: np.ndarray, lo: int, hi: int, longest: int
     return float((start[lo:hi] + reach).max())
 
 
+def best_span_at(start: np.ndarray, end: np.ndarray, lo: int, hi: int,
+                 longest: int = MAX_ANSWER_TOKENS) -> tuple[int, int] | None:
+    """The (first, last) token of `best_span`'s span, or None for an empty range."""
+    if hi <= lo:
+        return None
+    n = hi - lo
+    ends = np.concatenate([end[lo:hi], np.full(longest - 1, -np.inf, dtype=end.dtype)])
+    windows = np.lib.stride_tricks.sliding_window_view(ends, longest)[:n]
+    s = int(np.argmax(start[lo:hi] + windows.max(axis=1)))
+    return lo + s, lo + s + int(np.argmax(windows[s]))
+
+
+def piece_offsets(text: str, pieces: Sequence[str]) -> list[tuple[int, int]] | None:
+    """Character range of each sentencepiece piece in `text` ("▁" marks a space or a word start), or
+    None when the pieces do not spell `text` (a normalisation changed a character)."""
+    out, pos = [], 0
+    for piece in pieces:
+        bare = piece.replace("\u2581", " ").strip()
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if not bare:
+            out.append((pos, pos))
+            continue
+        if not text.startswith(bare, pos):
+            return None
+        out.append((pos, pos + len(bare)))
+        pos += len(bare)
+    return out
+
+
 def sentence_scores(logits: np.ndarray, window: EncodedWindow) -> np.ndarray:
     """Per sentence of `window`: best span score minus the no-answer score (logits: (tokens, 2))."""
     start, end = logits[:, 0], logits[:, 1]
@@ -115,8 +145,9 @@ class SpanReader:
     """Scores windows of sentences with a token-logit model (`run(ids, mask) -> (batch, tokens, 2)`)."""
 
     def __init__(self, run, pieces: Pieces, special: tuple[int, int], pad_id: int, max_length: int, config=None,
-                 threads: int | None = None):
+                 threads: int | None = None, id_to_piece: Callable[[list[int]], list[str]] | None = None):
         self._run, self._pieces, self._special, self._pad = run, pieces, special, pad_id
+        self._id_to_piece = id_to_piece
         self.max_length = max_length
         self.config = config
         if threads is None:
@@ -127,31 +158,56 @@ class SpanReader:
         self._reading = 0  # questions being read now: with more than one, the cores are busy already
         self._reading_lock = threading.Lock()
 
-    def read_passage(self, question: str, sentences: Sequence[str]) -> np.ndarray:
+    def read_passage(self, question: str, sentences: Sequence[str]) -> tuple[np.ndarray, list]:
         """One score per sentence of a whole passage, read in windows of `max_length` tokens with a
-        stride (`passage_windows`): each sentence gets its best score over the windows that hold it."""
+        stride (`passage_windows`): each sentence gets its best score over the windows that hold it;
+        and each sentence's best answer span as a character range of the sentence (None when unknown)."""
         if not sentences:
-            return np.zeros(0, dtype=np.float32)
+            return np.zeros(0, dtype=np.float32), []
         pieces = self._pieces([QUERY_PREFIX + question, PASSAGE_PREFIX] + list(sentences))
         room = window_room(self.max_length, min(len(pieces[0]), 64), len(pieces[1]))
         ranges = passage_windows([len(p) for p in pieces[2:]], room)
         scores = np.full(len(sentences), -np.inf, dtype=np.float32)
-        for (lo, hi), got in zip(ranges, self.score_windows(question, [sentences[lo:hi] for lo, hi in ranges])):
-            scores[lo:hi] = np.maximum(scores[lo:hi], got)
-        return scores
+        spans: list = [None] * len(sentences)
+        read = self._read([encode_window(self._pieces, self._special, question, sentences[lo:hi], self.max_length)
+                           for lo, hi in ranges])
+        for (lo, hi), (window, logits) in zip(ranges, read):
+            got = sentence_scores(logits, window)
+            for i, x in enumerate(got):
+                if x > scores[lo + i]:
+                    scores[lo + i] = x
+                    spans[lo + i] = self._char_span(sentences[lo + i], window, logits, i)
+        return scores, spans
+
+    def _char_span(self, sentence: str, window: EncodedWindow, logits: np.ndarray, i: int) -> tuple[int, int] | None:
+        """The best span inside sentence `i` of `window` as characters of `sentence`."""
+        lo, hi = window.spans[i]
+        at = best_span_at(logits[:, 0], logits[:, 1], lo, hi)
+        if at is None or self._id_to_piece is None:
+            return None
+        offsets = piece_offsets(sentence, self._id_to_piece(list(window.ids[lo:hi])))
+        if offsets is None:
+            return None
+        start, end = offsets[at[0] - lo][0], offsets[at[1] - lo][1]
+        return (start, end) if end > start else None
 
     def score_windows(self, question: str, windows: Sequence[Sequence[str]]) -> list[np.ndarray]:
         """For each window (consecutive sentences), one score per sentence: how likely it holds the answer."""
         if not windows:
             return []
         encoded = [encode_window(self._pieces, self._special, question, w, self.max_length) for w in windows]
+        return [sentence_scores(logits, w) for w, logits in self._read(encoded)]
+
+    def _read(self, encoded: list[EncodedWindow]) -> list[tuple[EncodedWindow, np.ndarray]]:
+        """Each window with its (tokens, 2) start / end logits."""
+        if not encoded:
+            return []
 
         # One window per run: on CPU, padding windows of uneven length to a batch costs more than
-        # batching saves (6 windows at reader_context 1: 164 vs 219 ms per question, same scores);
-        # `threads` windows run at the same time (Settings.reader_threads).
-        def score(w: EncodedWindow) -> np.ndarray:
+        # batching saves; `threads` windows run at the same time (Settings.reader_threads).
+        def score(w: EncodedWindow) -> tuple[EncodedWindow, np.ndarray]:
             ids, mask = pad([w], self._pad)
-            return sentence_scores(self._run(ids, mask)[0], w)
+            return w, self._run(ids, mask)[0]
 
         with self._reading_lock:
             self._reading += 1
@@ -191,7 +247,7 @@ class TorchReader(SpanReader):
                 return self.module()(torch.from_numpy(ids), torch.from_numpy(mask)).float().numpy()
 
         super().__init__(run, pieces, (tokenizer.bos_token_id, tokenizer.eos_token_id), tokenizer.pad_token_id,
-                         config.max_length, config)
+                         config.max_length, config, id_to_piece=tokenizer.convert_ids_to_tokens)
 
     def module(self):
         """A torch module (ids or word embeddings, mask) -> (batch, tokens, 2) start / end logits (also
@@ -232,6 +288,7 @@ class OnnxReader(SpanReader):
                     return sp.encode([WHITESPACE_RUN.sub(" ", t) for t in texts])
 
             special, pad_id = (tokenizer.bos, tokenizer.eos), tokenizer.pad
+            id_to_piece = sp.id_to_piece
         else:  # tokenizer.json through `tokenizers`
             tok = tokenizer.tok
 
@@ -242,7 +299,10 @@ class OnnxReader(SpanReader):
 
             special, pad_id = (tok.token_to_id("<s>"), tok.token_to_id("</s>")), tok.token_to_id("<pad>")
 
+            def id_to_piece(ids: list[int]) -> list[str]:
+                return [tok.id_to_token(i) for i in ids]
+
         def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
             return session.run(None, graph_inputs(table, ids, mask))[0]
 
-        super().__init__(run, pieces, special, pad_id, config.max_length, config)
+        super().__init__(run, pieces, special, pad_id, config.max_length, config, id_to_piece=id_to_piece)

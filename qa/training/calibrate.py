@@ -40,7 +40,7 @@ def collect(engine, questions, cross) -> tuple[list, list[bool]]:
 
     groups, answerable = [], []
     for q in tqdm(questions, desc="candidates", file=sys.stderr):
-        cands = engine.features(q.question, cross)[: engine.settings.rerank_candidates]
+        cands = engine.features(q.question, cross)  # the candidates the reader scored
         groups.append((cands, [q.hit(c.text) for c in cands]))
         answerable.append(q.answerable)
     return groups, answerable
