@@ -17,7 +17,7 @@ from pathlib import Path
 from ..settings import PROJECT_DIR, Runtime, Settings
 from . import followups
 from .questions import QuestionFileError, Split, locate_answers, parse_questions, squad_questions
-from .report import EvalReport, QuestionRow, plot_thresholds, render_report, write_json
+from .report import EvalReport, QuestionRow, plot_reliability, plot_thresholds, render_report, write_json
 from .results import run_system, system_report
 from .sweep import sweep_settings
 from .systems import DEFAULT_SYSTEMS, SQUAD_SYSTEMS, SystemName, build_systems
@@ -56,6 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=None, help="evaluate at most this many questions per split")
     parser.add_argument("--json", type=Path, default=None, help="write metrics and per-question results here")
     parser.add_argument("--plot", type=Path, default=None, help="write the hybrid threshold plot (PNG) here")
+    parser.add_argument("--reliability", type=Path, default=None,
+                        help="write the hybrid system's reliability diagram (PNG) here")
     parser.add_argument("--encoder-runtime", type=Runtime.from_str, default=None,
                         help=f"how the embedding model runs ({', '.join(r.value for r in Runtime)}; default: "
                              f"{Settings().encoder_runtime.value})")
@@ -162,6 +164,9 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         plot_thresholds(report, args.plot)
         _log(f"wrote {args.plot}")
+    if args.reliability and "hybrid" in report.systems:
+        plot_reliability(report, args.reliability)
+        _log(f"wrote {args.reliability}")
     return 0
 
 

@@ -172,6 +172,37 @@ def abstention_rates(outcomes: Sequence[Outcome], threshold: float | None) -> Ra
     )
 
 
+def calibration_bins(outcomes: Sequence[Outcome], bins: int = 10) -> list[tuple[float, float, int]]:
+    """Reliability diagram: per confidence bin [i/bins, (i+1)/bins), (mean confidence, share of right
+    quotes, questions) over the questions that got a quote (an unanswerable question's quote is wrong)."""
+    scored = [(min(o.score, 1.0 - 1e-9), o.answerable and o.hit) for o in outcomes if o.score is not None]
+    out = []
+    for i in range(bins):
+        inside = [(p, ok) for p, ok in scored if i / bins <= p < (i + 1) / bins]
+        if inside:
+            out.append((sum(p for p, _ in inside) / len(inside), sum(ok for _, ok in inside) / len(inside),
+                        len(inside)))
+    return out
+
+
+def expected_calibration_error(outcomes: Sequence[Outcome], bins: int = 10) -> float | None:
+    """|confidence - share right| averaged over the reliability bins, weighted by their questions."""
+    rows = calibration_bins(outcomes, bins)
+    n = sum(k for _, _, k in rows)
+    return sum(k * abs(p - r) for p, r, k in rows) / n if n else None
+
+
+def precision_threshold(outcomes: Sequence[Outcome], target: float,
+                        thresholds: Iterable[float] = THRESHOLDS) -> float | None:
+    """The lowest threshold at which the shown quotes are right at least `target` of the time (None when
+    no threshold reaches it)."""
+    for t in sorted(thresholds):
+        shown = [o for o in outcomes if answered(o, t)]
+        if shown and sum(o.answerable and o.hit for o in shown) / len(shown) >= target:
+            return t
+    return None
+
+
 def sweep_thresholds(outcomes: Sequence[Outcome], thresholds: Iterable[float] = THRESHOLDS) -> list[Rates]:
     """`abstention_rates` at every threshold, in the given order."""
     return [abstention_rates(outcomes, t) for t in thresholds]

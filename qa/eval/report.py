@@ -67,6 +67,8 @@ MAIN_COLUMNS = [  # (header, field, format)
     ("hit@1", "hit_at_1", ".3f"), ("R@3", "recall_at_3", ".3f"), ("R@5", "recall_at_5", ".3f"),
     ("MRR@10", "mrr_at_10", ".3f"), ("F1", "f1", ".3f"), ("qlen", "mean_quote_len", ".0f"),
     ("p50ms", "p50_ms", ".1f"), ("p95ms", "p95_ms", ".1f"),
+    ("prec", "answered_precision", ".3f"), ("unsure_prec", "unsure_precision", ".3f"),
+    ("hit_shown|unsure", "shown_or_unsure_hit", ".3f"), ("ECE", "ece", ".3f"),
 ]
 TYPE_COLUMNS = [
     ("n", "n", "d"), ("quote_hit@1", "quote_hit_at_1", ".3f"), ("hasans", "hasans_acc", ".3f"),
@@ -167,7 +169,39 @@ def _render_sweep(rows: tuple[SweepRow, ...], current: Settings) -> list[str]:
             format_table("#", {label(i, r): r for i, r in enumerate(rows)}, SWEEP_COLUMNS)]
 
 
-# -- the plot ----------------------------------------------------------------------------------
+# -- the plots ---------------------------------------------------------------------------------
+
+
+def plot_reliability(report: EvalReport, path: Path, system: str = "hybrid") -> None:
+    """Reliability diagram per split: share of right quotes against the confidence shown (10 bins,
+    dot size = questions), with the expected calibration error in the legend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .metrics import calibration_bins, expected_calibration_error
+
+    fig, ax = plt.subplots(figsize=(6, 5), dpi=120)
+    ax.plot([0, 1], [0, 1], color="gray", linewidth=0.8, label="perfect calibration")
+    for split in sorted({row.question.split for row in report.questions}, key=str):
+        outs = [row.results[system].outcome(row.question) for row in report.questions
+                if row.question.split == split and system in row.results]
+        bins = calibration_bins(outs)
+        if bins:
+            ece = expected_calibration_error(outs)
+            ax.plot([p for p, _, _ in bins], [r for _, r, _ in bins], "o-", label=f"{split} (ECE {ece:.3f})")
+            for p, r, n in bins:
+                ax.annotate(str(n), (p, r), fontsize=6, textcoords="offset points", xytext=(3, -8))
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence", ylabel="share of right quotes",
+           title=f"Reliability - {system}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
 
 
 def plot_thresholds(report: EvalReport, path: Path, system: str = "hybrid") -> None:

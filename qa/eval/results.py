@@ -14,7 +14,8 @@ from typing import Mapping, Sequence
 
 from ..types import Answer
 from .metrics import (Outcome, Rates, abstention_rates, answered, best_threshold, char_f1, first_relevant_rank,
-                      json_fields, mean, mrr, passage_contains, percentile, recall_at, sweep_thresholds)
+                      expected_calibration_error, json_fields, mean, mrr, passage_contains, percentile, recall_at,
+                      sweep_thresholds)
 from .questions import Gold, Question, Split, group_by
 from .systems import System
 
@@ -109,6 +110,9 @@ class Summary:
     noans_acc: float | None
     accuracy: float | None
     answered_precision: float | None  # share of shown quotes that are hits
+    unsure_precision: float | None  # share of quotes shown as unsure (below the answer threshold) that are hits
+    shown_or_unsure_hit: float | None  # answerable questions whose right quote is shown, as answered or unsure
+    ece: float | None  # expected calibration error of the confidence (10 bins; a quote counts right when a hit)
     contains_at_1: float | None
     doc_at_1: float | None
     hit_at_1: float | None
@@ -127,8 +131,8 @@ class Summary:
 
 
 def summarize(questions: Sequence[Question], results: Mapping[str, QuestionResult],
-              threshold: float | None) -> Summary:
-    """Every metric over `questions` for one system."""
+              threshold: float | None, unsure: float | None = None) -> Summary:
+    """Every metric over `questions` for one system (`unsure`: its unsure threshold, if it has one)."""
     has = [q for q in questions if q.answerable]
     res = [results[q.id] for q in questions]
     has_res = [results[q.id] for q in has]
@@ -136,6 +140,10 @@ def summarize(questions: Sequence[Question], results: Mapping[str, QuestionResul
     quotes = [r.quote for r in res if r.quote]
     shown = [(q, results[q.id]) for q in questions if results[q.id].found]
     rates = abstention_rates(outcomes(questions, results), threshold)
+    outs = outcomes(questions, results)
+    low = threshold if unsure is None else unsure
+    band = [o for o in outs if o.score is not None and low is not None and threshold is not None
+            and low <= o.score < threshold]
     return Summary(
         n=len(questions),
         n_answerable=len(has),
@@ -146,6 +154,9 @@ def summarize(questions: Sequence[Question], results: Mapping[str, QuestionResul
         noans_acc=rates.noans_acc,
         accuracy=rates.accuracy,
         answered_precision=mean([q.answerable and r.hit for q, r in shown]),
+        unsure_precision=mean([o.answerable and o.hit for o in band]),
+        shown_or_unsure_hit=mean([o.hit and answered(o, low) for o in outs if o.answerable]),
+        ece=expected_calibration_error(outs),
         contains_at_1=mean([r.contains for r in has_res]),
         doc_at_1=mean([r.doc_hit for r in has_res if r.doc_hit is not None]),
         hit_at_1=recall_at(ranks, 1) if ranks else None,
@@ -207,10 +218,10 @@ class SystemReport:
 
 
 def breakdown(questions: Sequence[Question], results: Mapping[str, QuestionResult],
-              threshold: float | None) -> Breakdown:
+              threshold: float | None, unsure: float | None = None) -> Breakdown:
     """The summary of `questions` and of each question type among them."""
-    return Breakdown(summarize(questions, results, threshold),
-                     {t: summarize(qs, results, threshold) for t, qs in group_by(questions, "type").items()})
+    return Breakdown(summarize(questions, results, threshold, unsure),
+                     {t: summarize(qs, results, threshold, unsure) for t, qs in group_by(questions, "type").items()})
 
 
 def system_report(system: System, questions: Sequence[Question],
@@ -221,8 +232,9 @@ def system_report(system: System, questions: Sequence[Question],
     report = SystemReport(
         threshold=system.threshold,
         build_seconds=system.build_seconds,
-        overall=breakdown(questions, results, system.threshold),
-        by_split={split: breakdown(qs, results, system.threshold) for split, qs in splits.items()},
+        overall=breakdown(questions, results, system.threshold, getattr(system, "unsure_threshold", None)),
+        by_split={split: breakdown(qs, results, system.threshold, getattr(system, "unsure_threshold", None))
+                  for split, qs in splits.items()},
     )
     if system.threshold is None:  # the naive baseline never abstains: nothing to sweep
         return report

@@ -54,6 +54,7 @@ class EngineSystem:
     def __init__(self, engine, mode: RetrievalMode, name: str | None = None):
         self.engine, self.mode, self.name = engine, mode, name or mode.value
         self.threshold: float | None = engine.settings.active_threshold
+        self.unsure_threshold: float | None = engine.settings.active_unsure_threshold
         self.build_seconds: float | None = engine.build_seconds
 
     def candidate(self, question: str) -> Answer:

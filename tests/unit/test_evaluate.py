@@ -322,7 +322,7 @@ def test_report_records_keep_the_json_names_readers_use():
     blank = Summary(**{f.name: None for f in fields(Summary)})
     assert list(blank.to_dict()) == [
         "n", "n_answerable", "n_unanswerable", "quote_hit@1", "answered_hit", "hasans_acc", "noans_acc", "accuracy",
-        "answered_precision", "contains@1", "doc@1", "hit@1", "recall@3", "recall@5", "mrr@10", "f1",
+        "answered_precision", "unsure_precision", "shown_or_unsure_hit", "ece", "contains@1", "doc@1", "hit@1", "recall@3", "recall@5", "mrr@10", "f1",
         "mean_quote_len", "verbatim_rate", "p50_ms", "p95_ms", "errors"]
     assert {"quote_hit@1", "mrr@10", "best_threshold", "best_balanced"} <= set(
         SweepRow(**{f.name: None for f in fields(SweepRow)}).to_dict())
