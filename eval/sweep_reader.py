@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.training.calibrate import choose_threshold, collect
+from qa.training.calibrate import choose_thresholds, collect
 from qa.answering.combiner import FEATURES, fit
 from qa.engine import QA
 from qa.eval.questions import parse_questions, squad_questions
@@ -41,7 +41,7 @@ def two_fold(sets: dict, folds: dict, n: int, features=FEATURES) -> dict:
         train = {name: ([g for g, k in zip(groups, folds[name]) if k != f],
                         [a for a, k in zip(answerable, folds[name]) if k != f]) for name, (groups, answerable) in cut.items()}
         combiner = fit([g for groups, _ in train.values() for g in groups if g[0]], "", {}, features=features)
-        threshold, _ = choose_threshold(combiner, train)
+        _, threshold, _ = choose_thresholds(combiner, train)
         for name, (groups, answerable) in cut.items():
             for (cands, labels), a, k in zip(groups, answerable, folds[name]):
                 if k != f:

@@ -133,3 +133,39 @@ def person_names(text: str) -> tuple[str, ...]:
 def has_person(text: str) -> bool:
     """True when jieba's part-of-speech tagger finds a personal name in `text`."""
     return bool(person_names(text))
+
+
+SUBJECT_TAGS = ("nr", "ns", "nt", "nz")  # jieba's flags of names of people, places, organisations, other
+_YEARISH = re.compile(r"(?:1[89]|20)\d\d年")
+_PLACE_SUFFIX = set("村乡镇县市省州区")  # administrative suffixes the tagger often cuts off (海雀 + 村)
+_NOT_A_NAME = re.compile(r"^[该这那此本全每各哪几多]")
+
+
+def subjects(text: str) -> tuple[str, ...]:
+    """What a question (or sentence) is about, by name: the people, places, organisations and other names
+    jieba's tagger finds (two characters or more; runs of place tags joined, 河 + 镇乡; a word before an
+    administrative suffix joined to it, 海雀 + 村) and the years it names ("2018年")."""
+    tags = _tagged(text)
+    names: list[str] = []
+    i = 0
+    while i < len(tags):
+        word, flag = tags[i]
+        if flag == "ns":
+            while i + 1 < len(tags) and tags[i + 1][1] == "ns":
+                i += 1
+                word += tags[i][0]
+        if (len(word) >= 2 and flag[:1] == "n" and i + 1 < len(tags) and tags[i + 1][0] in _PLACE_SUFFIX
+                and not flag.startswith("nr")):
+            i += 1
+            word += tags[i][0]
+            names.append(word)
+        elif flag.startswith(SUBJECT_TAGS) and len(word) >= 2:
+            names.append(word)
+        i += 1
+    found = list(dict.fromkeys([n for n in names if not _NOT_A_NAME.match(n)] + _YEARISH.findall(text)))
+    return tuple(n for n in found if not any(n != m and n in m for m in found))  # 河镇乡, not also 镇乡
+
+
+def named_share(names: tuple[str, ...], text: str) -> float:
+    """Share of `names` that `text` names (1.0 when there is none to look for)."""
+    return sum(n in text for n in names) / len(names) if names else 1.0

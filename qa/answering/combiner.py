@@ -22,7 +22,7 @@ from ..models.scorer import SCORER_DIR, ScorerError
 
 COMBINER_FILE = SCORER_DIR.parent / "answer-combiner.json"
 FEATURES = ("cross", "cross_margin", "dense", "coverage", "prior", "typed", "focus", "consistent",
-            "rule_margin", "english", "english_cross", "lexical", "paragraph_coverage")
+            "rule_margin", "english", "english_cross", "lexical", "paragraph_coverage", "named", "named_before")
 
 
 def feature_matrix(cands: Sequence, features: Sequence[str] = FEATURES) -> np.ndarray:
@@ -37,6 +37,7 @@ def feature_matrix(cands: Sequence, features: Sequence[str] = FEATURES) -> np.nd
         "consistent": [c.consistent for c in cands], "rule_margin": rule - rule.max(), "english": english,
         "english_cross": english * cross, "lexical": [c.lexical for c in cands],
         "paragraph_coverage": [c.paragraph_coverage for c in cands],
+        "named": [c.named for c in cands], "named_before": [c.named_before for c in cands],
     }
     return np.column_stack([np.asarray(cols[f], dtype=np.float64) for f in features])
 

@@ -67,6 +67,11 @@ class Candidate:
     rule: float = 0.0  # the rule-based selection score
     cross: float = math.nan  # the trained model's score: cross-encoder logit or span-reader score (learned only)
     span: tuple[int, int] | None = None  # the reader's best answer span in `text` (characters), when known
+    # Share of the question's subjects (names of people, places, organisations; years) that the sentence
+    # names, and that its paragraph names up to and including it (1.0: the question names none). A
+    # quote about another subject than the one asked about (a near miss) names it nowhere.
+    named: float = 1.0
+    named_before: float = 1.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -141,6 +146,7 @@ class Selector:
         lexical = mode is not RetrievalMode.DENSE and has_cjk(lexical_query)
         expectation = answer_type.expect(question)
         english = not has_cjk(question)
+        names = answer_type.subjects(fold(question)) if has_cjk(question) else ()
         out = []
         for j, uid in enumerate(ids):
             unit = index.units[int(uid)]
@@ -156,7 +162,9 @@ class Selector:
                 focus=answer_type.mentions_focus(expectation, folded),
                 consistent=answer_type.names_literals(expectation, fold(paragraph)),
                 paragraph_coverage=self.bm25.coverage(lexical_query, paragraph) if words else 0.0,
-                role=role, lexical=lexical, english=english)
+                role=role, lexical=lexical, english=english,
+                named=answer_type.named_share(names, folded),
+                named_before=answer_type.named_share(names, fold(_paragraph_until(index, unit))))
             rule = rule_score(c, mode, settings)
             if role and asked.role == "section":  # a heading is chosen by how well its section answers
                 rule += _section_coverage(index, self.bm25, lexical_query, c.unit)
@@ -327,6 +335,13 @@ def _paragraph(index: Index, unit: Unit) -> str:
     start = doc.rfind("\n\n", 0, unit.start)
     end = doc.find("\n\n", unit.end)
     return doc[0 if start < 0 else start + 2 : len(doc) if end < 0 else end]
+
+
+def _paragraph_until(index: Index, unit: Unit) -> str:
+    """The block `unit` belongs to, from its start to the end of `unit`."""
+    doc = index.documents[unit.source]
+    start = doc.rfind("\n\n", 0, unit.start)
+    return doc[0 if start < 0 else start + 2 : unit.end]
 
 
 def _text(index: Index, unit: Unit) -> str:

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..settings import DEFAULT_THRESHOLDS, PROJECT_DIR, ScorerKind, Settings
+from ..settings import DEFAULT_THRESHOLDS, DEFAULT_UNSURE_THRESHOLDS, PROJECT_DIR, ScorerKind, Settings
+
+ANSWERED_PRECISION = 0.95  # shown answers must be right this often on every tuning set
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,6 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also the dev split of this question file over --docs (e.g. eval/questions.jsonl)")
     p.add_argument("--docs", type=Path, default=PROJECT_DIR / "seeds", help="documents of --questions")
     p.add_argument("--c", type=float, default=1.0, help="inverse regularisation of the logistic combiner")
+    p.add_argument("--no-near-misses", dest="near_misses", action="store_false",
+                   help="do not add near-miss questions (a subject swapped for another of the same document)")
 
 
 def collect(engine, questions, cross) -> tuple[list, list[bool]]:
@@ -46,26 +50,82 @@ def collect(engine, questions, cross) -> tuple[list, list[bool]]:
     return groups, answerable
 
 
-def choose_threshold(combiner, sets: dict[str, tuple[list, list[bool]]]) -> tuple[float, dict]:
-    """The threshold with the best mean balanced accuracy over the tuning sets, and each set's
-    HasAns / NoAns there. A question without candidates is declined at every threshold."""
-    from ..eval.metrics import Outcome, Rates, best_threshold, sweep_thresholds
+def near_misses(questions, documents: dict[str, str], seed: int = 0) -> list:
+    """Unanswerable questions made from answerable ones: one subject the question names (a person,
+    place, organisation or year; `answer_type.subjects`) swapped for another subject of the same kind
+    that its own document names, so the document still matches the question's words but no longer
+    answers it ("海雀村有多少名党员？" from a question about the county)."""
+    import random
 
-    sweeps = {}
-    for name, (groups, answerable) in sets.items():
-        outcomes = []
-        for (cands, labels), has in zip(groups, answerable):
-            if not cands:
-                outcomes.append(Outcome(has, False, None))
-                continue
-            j, probability = combiner.choose(cands)
-            outcomes.append(Outcome(has, bool(labels[j]), probability))
-        sweeps[name] = sweep_thresholds(outcomes)
+    from ..answering.answer_type import subjects
+    from ..eval.questions import Question, QuestionType
+    from ..text.normalise import fold
+
+    rng = random.Random(seed)
+    by_doc: dict[str, tuple[str, ...]] = {}
+
+    def kind(name: str) -> str:
+        return "year" if name.endswith("年") and name[:-1].isdigit() else name[-1] if name[-1] in "村乡镇县市省州区" \
+            else "name"
+
+    out = []
+    for q in questions:
+        if not q.answerable:
+            continue
+        source = q.source if q.source in documents else next(iter(documents))
+        if source not in by_doc:
+            by_doc[source] = tuple(n for line in fold(documents[source]).split("。") for n in subjects(line))
+        asked = fold(q.question)
+        mine = [n for n in subjects(asked) if n in fold(documents[source])]
+        if not mine:
+            continue
+        name = rng.choice(mine)
+        others = sorted({n for n in by_doc[source] if kind(n) == kind(name) and n not in asked and name not in n})
+        if not others:
+            continue
+        swapped = asked.replace(name, rng.choice(others), 1)
+        out.append(Question(f"{q.id}-swap", swapped, None, QuestionType.UNANSWERABLE, q.split, source=source))
+    return out
+
+
+def outcomes_of(combiner, groups: list, answerable: list[bool]) -> list:
+    """Each question's `Outcome` under `combiner` (no candidates: declined at every threshold)."""
+    from ..eval.metrics import Outcome
+
+    out = []
+    for (cands, labels), has in zip(groups, answerable):
+        if not cands:
+            out.append(Outcome(has, False, None))
+            continue
+        j, probability = combiner.choose(cands)
+        out.append(Outcome(has, bool(labels[j]), probability))
+    return out
+
+
+def choose_thresholds(combiner, sets: dict[str, tuple[list, list[bool]]]) -> tuple[float, float, dict]:
+    """The answer threshold — the lowest at which shown answers are right `ANSWERED_PRECISION` of the
+    time on every tuning set — and the unsure threshold — the best mean balanced accuracy (HasAns and
+    NoAns) over the tuning sets, so that no domain dominates; each set's rates at both."""
+    from ..eval.metrics import Rates, abstention_rates, best_threshold, precision_threshold, sweep_thresholds
+
+    outs = {name: outcomes_of(combiner, groups, answerable) for name, (groups, answerable) in sets.items()}
+    sweeps = {name: sweep_thresholds(o) for name, o in outs.items()}
     rows = [Rates(rs[0].threshold, None, None, None, float(np.mean([r.balanced for r in rs if r.balanced is not None])))
             for rs in zip(*sweeps.values())]
-    best = best_threshold(rows)
-    at = {name: next(r for r in rs if r.threshold == best.threshold) for name, rs in sweeps.items()}
-    return float(best.threshold), {name: {"hasans": r.hasans_acc, "noans": r.noans_acc} for name, r in at.items()}
+    unsure = float(best_threshold(rows).threshold)
+    wanted = [precision_threshold(o, ANSWERED_PRECISION) for o in outs.values()]
+    answer = max([unsure] + [1.0 if t is None else t for t in wanted])
+
+    def precision(o, t):
+        shown = [x for x in o if x.score is not None and x.score >= t]
+        return round(sum(x.answerable and x.hit for x in shown) / len(shown), 3) if shown else None
+
+    rates = {}
+    for name, o in outs.items():
+        a, u = abstention_rates(o, answer), abstention_rates(o, unsure)
+        rates[name] = {"hasans": a.hasans_acc, "noans": a.noans_acc, "precision": precision(o, answer),
+                       "hasans_or_unsure": u.hasans_acc, "noans_below_unsure": u.noans_acc}
+    return answer, unsure, rates
 
 
 def run(args) -> int:
@@ -85,10 +145,12 @@ def run(args) -> int:
         docs, index = Path(tempfile.mkdtemp(prefix="qa-cal-docs-")), Path(tempfile.mkdtemp(prefix="qa-cal-idx-"))
         try:
             tune = [q for q in squad_questions(path, args.holdout, docs) if q.split == "dev"]
-            log(f"{path.name}: {len(tune)} tuning questions; building the index ...")
+            texts = {f.name: f.read_text(encoding="utf-8") for f in docs.glob("*.txt")}
+            swapped = near_misses(tune, texts) if args.near_misses else []
+            log(f"{path.name}: {len(tune)} tuning questions, {len(swapped)} near misses; building the index ...")
             engine = QA(docs=str(docs), index_dir=str(index), settings=settings)
-            sets[f"{path.name} tuning part ({len(tune)} questions, holdout {args.holdout})"] = collect(
-                engine, tune, cross)
+            sets[f"{path.name} tuning part ({len(tune)} questions + {len(swapped)} near misses, holdout "
+                 f"{args.holdout})"] = collect(engine, tune + swapped, cross)
         finally:
             shutil.rmtree(docs, ignore_errors=True)
             shutil.rmtree(index, ignore_errors=True)
@@ -97,7 +159,10 @@ def run(args) -> int:
         index = Path(tempfile.mkdtemp(prefix="qa-cal-idx-"))
         try:
             engine = QA(docs=str(args.docs), index_dir=str(index), settings=settings)
-            sets[f"{args.questions.name} dev split ({len(dev)} questions)"] = collect(engine, dev, cross)
+            texts = {d: engine.document(d) for d in engine.sources}
+            swapped = near_misses(dev, texts) if args.near_misses else []
+            sets[f"{args.questions.name} dev split ({len(dev)} questions + {len(swapped)} near misses)"] = collect(
+                engine, dev + swapped, cross)
         finally:
             shutil.rmtree(index, ignore_errors=True)
     groups = [g for groups_, _ in sets.values() for g in groups_ if g[0]]
@@ -108,15 +173,20 @@ def run(args) -> int:
     log(f"{len(answerable)} of {len(groups)} tuning questions have a right sentence among their candidates")
     combiner = fit(groups, scorer_fingerprint(), {"data": list(sets), "c": args.c,
                                                   "seconds": round(time.perf_counter() - t0)}, c=args.c)
-    threshold, rates = choose_threshold(combiner, sets)
-    combiner = replace(combiner, fitted=combiner.fitted | {"threshold": threshold, "at_threshold": rates})
+    threshold, unsure, rates = choose_thresholds(combiner, sets)
+    combiner = replace(combiner, fitted=combiner.fitted | {"threshold": threshold, "unsure_threshold": unsure,
+                                                           "at_threshold": rates})
     combiner.save()
     log(f"fitted on {len(groups)} questions in {time.perf_counter() - t0:.0f} s; wrote the combiner")
     for name, w in zip(combiner.to_dict()["features"], combiner.coef):
         log(f"  {name:>14} {w:+.3f}")
     log(f"  platt a={combiner.platt[0]:.3f} b={combiner.platt[1]:.3f}")
-    log(f"threshold {threshold:.2f} (best mean balanced accuracy of the tuning sets): "
-        + "; ".join(f"{name}: HasAns {r['hasans']} NoAns {r['noans']}" for name, r in rates.items()))
+    log(f"answer threshold {threshold:.2f} (shown answers right >= {ANSWERED_PRECISION} on every tuning set), "
+        f"unsure threshold {unsure:.2f} (best mean balanced accuracy):")
+    for name, r in rates.items():
+        log(f"  {name}: {r}")
     if threshold != DEFAULT_THRESHOLDS[ScorerKind.LEARNED]:
         log(f"set DEFAULT_THRESHOLDS[ScorerKind.LEARNED] = {threshold:.2f} in qa/settings.py")
+    if unsure != DEFAULT_UNSURE_THRESHOLDS[ScorerKind.LEARNED]:
+        log(f"set DEFAULT_UNSURE_THRESHOLDS[ScorerKind.LEARNED] = {unsure:.2f} in qa/settings.py")
     return 0

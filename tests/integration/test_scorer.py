@@ -62,21 +62,35 @@ def test_the_default_threshold_is_the_one_calibration_chose():
     assert DEFAULT_THRESHOLDS[ScorerKind.LEARNED] == combiner_mod.Combiner.load().fitted["threshold"]
 
 
-def test_the_threshold_is_chosen_by_mean_balanced_accuracy_over_the_tuning_sets():
-    from qa.training.calibrate import choose_threshold
+def test_the_unsure_threshold_balances_and_the_answer_threshold_keeps_shown_answers_right():
+    from qa.training.calibrate import choose_thresholds
 
     class Fixed:  # the candidate's only feature is its probability
         def choose(self, cands):
             j = int(np.argmax(cands))
             return j, float(cands[j])
 
-    # Set a: right answers at 0.8, unanswerable at 0.3; set b: right at 0.9, unanswerable at 0.6,
-    # and one question with no candidate at all (declined at every threshold).
-    a = ([([0.8], [True])] * 4 + [([0.3], [False])] * 2, [True] * 4 + [False] * 2)
+    # Set a: right answers at 0.8, a wrong quote at 0.7, unanswerable at 0.3; set b: right at 0.9,
+    # unanswerable at 0.6, and one question with no candidate at all (declined at every threshold).
+    a = ([([0.8], [True])] * 4 + [([0.7], [False])] + [([0.3], [False])] * 2, [True] * 5 + [False] * 2)
     b = ([([0.9], [True])] * 3 + [([0.6], [False])] + [([], [])], [True] * 3 + [False, True])
-    threshold, rates = choose_threshold(Fixed(), {"a": a, "b": b})
-    assert 0.6 < threshold <= 0.8  # declines both sets' unanswerable questions, answers the right ones
-    assert rates["a"] == {"hasans": 1.0, "noans": 1.0} and rates["b"] == {"hasans": 0.75, "noans": 1.0}
+    answer, unsure, rates = choose_thresholds(Fixed(), {"a": a, "b": b})
+    assert 0.6 < unsure <= 0.7  # declines both sets' unanswerable questions, keeps the 0.7 quote as unsure
+    assert 0.7 < answer <= 0.8  # the wrong 0.7 quote is not shown as an answer: precision 1.0 on both sets
+    assert rates["a"]["precision"] == 1.0 and rates["b"]["precision"] == 1.0
+    assert rates["a"]["hasans"] == 0.8 and rates["b"] == {"hasans": 0.75, "noans": 1.0, "precision": 1.0,
+                                                          "hasans_or_unsure": 0.75, "noans_below_unsure": 1.0}
+
+
+def test_near_misses_swap_a_subject_for_another_of_the_same_document():
+    from qa.calibrate import near_misses
+    from qa.eval.questions import Question, QuestionType, Split
+
+    doc = "龙泉县共有党员500名。凤山县共有党员300名。2018年龙泉县脱贫。"
+    q = Question("q1", "龙泉县共有党员多少名？", "500名", QuestionType.READING, Split.DEV, source="d.txt")
+    swapped = near_misses([q], {"d.txt": doc})
+    assert [s.question for s in swapped] == ["凤山县共有党员多少名？"]
+    assert not swapped[0].answerable and swapped[0].split is Split.DEV
 
 
 def test_a_scorer_trained_on_another_base_is_refused(tmp_path):
