@@ -48,6 +48,7 @@ class TurnResult:
     score: float
     hit: bool  # right quote with the history
     hit_alone: bool  # right quote asked alone
+    same_as_alone: bool  # the same quote and confidence as the question asked alone
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -63,6 +64,7 @@ class FollowupReport:
     completed: int  # follow-up turns completed from the conversation
     standalone_turns: int  # later turns that do not lean on the ones before
     standalone_disturbed: int  # of those, the ones history changed (it must not)
+    standalone_answer_changed: int  # of those, the ones whose answer differs from the question asked alone
     turns: tuple[TurnResult, ...]
 
     def to_dict(self) -> dict:
@@ -82,7 +84,8 @@ def run(engine, path: Path) -> FollowupReport:
                 return bool(t.answer) and a.found and t.answer in a.quote
 
             results.append(TurnResult(cid, i, t.question, t.followup, with_history.understood_as, with_history.quote,
-                                      with_history.score, right(with_history), right(alone)))
+                                      with_history.score, right(with_history), right(alone),
+                                      (with_history.quote, with_history.score) == (alone.quote, alone.score)))
             shown = engine.answer(t.question, history=history)
             history.append({"question": t.question, "quote": shown.quote})
     follow = [r for r in results if r.followup]
@@ -94,6 +97,7 @@ def run(engine, path: Path) -> FollowupReport:
         completed=sum(bool(r.understood_as) for r in follow),
         standalone_turns=len(standalone),
         standalone_disturbed=sum(bool(r.understood_as) for r in standalone),
+        standalone_answer_changed=sum(not r.same_as_alone for r in standalone),
         turns=tuple(results),
     )
 
@@ -103,7 +107,8 @@ def render(report: FollowupReport) -> str:
     lines = [f"follow-up turns: {report.followup_turns}; right quote with history {report.hit_with_history}, "
              f"asked alone {report.hit_alone}; completed from context {report.completed}",
              f"standalone later turns: {report.standalone_turns}; changed by history "
-             f"{report.standalone_disturbed}"]
+             f"{report.standalone_disturbed}; answer different from the question asked alone "
+             f"{report.standalone_answer_changed}"]
     for r in report.turns:
         mark = "✓" if r.hit else "✗"
         understood = f" → {r.understood_as}" if r.understood_as else ""

@@ -132,10 +132,20 @@ def test_full_width_digits_find_half_width_text(seed_engine):
 
 
 def test_abstains_below_the_threshold_and_answers_above(seed_engine):
-    strict = QA(index_dir=seed_engine.index_dir, settings=seed_engine.settings.with_(threshold=1.01))
-    declined = strict.answer("赫章县共创建达标党支部多少个？")
-    assert not declined.found and declined.quote == "" and declined.passages == ()
-    assert seed_engine.answer("赫章县共创建达标党支部多少个？").found
+    from qa import AnswerKind
+
+    question = "赫章县共创建达标党支部多少个？"
+    strict = QA(index_dir=seed_engine.index_dir,
+                settings=seed_engine.settings.with_(threshold=1.01, unsure_threshold=1.01))
+    declined = strict.answer(question)
+    assert not declined.found and declined.kind is AnswerKind.NOT_FOUND and declined.quote == ""
+    assert declined.passages == () and declined.closest  # where to look instead, verbatim with offsets
+    for p in declined.closest:
+        assert strict.document(p.source)[p.start:p.end] == p.text
+    unsure = QA(index_dir=seed_engine.index_dir, settings=seed_engine.settings.with_(threshold=1.01)).answer(question)
+    assert unsure.kind is AnswerKind.UNSURE and not unsure.found and "828" in unsure.quote and unsure.closest
+    shown = seed_engine.answer(question)
+    assert shown.found and shown.kind is AnswerKind.ANSWERED and shown.closest == ()
 
 
 def test_an_unrelated_question_is_declined(seed_engine):
@@ -145,7 +155,8 @@ def test_an_unrelated_question_is_declined(seed_engine):
 
 def test_answer_to_dict_has_exactly_the_documented_keys(seed_engine):
     d = seed_engine.answer("赫章县共创建达标党支部多少个？").to_dict()
-    assert list(d) == ["found", "quote", "source", "start", "end", "score", "passages", "understood_as"]
+    assert list(d) == ["found", "kind", "quote", "source", "start", "end", "score", "span", "passages", "closest",
+                       "understood_as"]
     assert set(d["passages"][0]) == {"text", "source", "start", "end", "score"}
     json.dumps(d, ensure_ascii=False)
 

@@ -38,7 +38,7 @@ pytestmark = pytest.mark.slow  # builds an index, starts a live server, runs the
 EMPTY_API = "请输入问题"  # qa.engine.EMPTY_QUESTION
 WEB_EMPTY = "empty"  # app.answer_api: "问题为空，请输入一个问题。 / The question is empty."
 WEB_TOO_LONG = r"too long .*limit 2000"  # app.answer_api, MAX_QUESTION_CHARS
-ANSWER_KEYS = ["found", "quote", "source", "start", "end", "score", "passages", "understood_as"]
+ANSWER_KEYS = ["found", "kind", "quote", "source", "start", "end", "score", "span", "passages", "closest", "understood_as"]
 
 # A question without a single letter, digit or CJK character ("。。。", "😀😀😀") has nothing
 # to match. The engine declines it before any retrieval (`QA.candidate`: no `isalnum()`
