@@ -4,7 +4,7 @@
 Reads windows of three consecutive sentences (the answer's sentence and one neighbour on each
 side, as the engine reads at `reader_context` 1) of SQuAD-format paragraphs with their questions,
 in the fp32 export (torch's numbers), the shipped int8 export (every MatMul but the feed-forward
-down-projections; `qa.onnx_export._quantize`) and every MatMul in int8, and prints per form the
+down-projections; `qa.models.onnx_export.quantize`) and every MatMul in int8, and prints per form the
 correlation of the sentence scores with fp32, the largest difference, how often the best sentence
 of a window stays the same, and the milliseconds per window — read one at a time, and four per
 call as the engine reads a question's candidates (`Settings.reader_threads` at a time).
@@ -21,7 +21,7 @@ import numpy as np
 from qa.models import embedding
 from qa.training import squad
 from qa.text import normalise as text
-from qa.models.onnx_export import _export, _optimize, _quantize, ensure_scorer
+from qa.models.onnx_export import ensure_scorer, export, optimize, quantize
 from qa.models.reader import OnnxReader, TorchReader
 from qa.models.scorer import SCORER_DIR, load_shared
 from qa.settings import Runtime
@@ -46,9 +46,9 @@ def every_matmul_int8(folder: Path) -> Path:
     model_dir = embedding.ensure_default_model()
     tmp = Path(tempfile.mkdtemp())
     reader = TorchReader(model_dir, embedding.base_model_id(), folder)
-    _export(reader.module(), tmp / "raw.onnx", per_token=True)
-    _quantize(tmp / "raw.onnx", tmp / "q.onnx", keep_down_projections=False)
-    _optimize(tmp / "q.onnx", tmp / "int8-all.onnx")
+    export(reader.module(), tmp / "raw.onnx", per_token=True)
+    quantize(tmp / "raw.onnx", tmp / "q.onnx", keep_down_projections=False)
+    optimize(tmp / "q.onnx", tmp / "int8-all.onnx")
     return tmp / "int8-all.onnx"
 
 

@@ -35,7 +35,7 @@ def main(variant: str) -> None:
     from functools import partial
 
     patterns, arena, free_after_batches = VARIANTS[variant]
-    onnx_run._session = partial(onnx_run._session, patterns=patterns, arena=arena)
+    onnx_run.session = partial(onnx_run.session, patterns=patterns, arena=arena)
     real_options = onnx_run.ort_run_options
     onnx_run.ort_run_options = lambda shrink=True: real_options(shrink=free_after_batches)
 

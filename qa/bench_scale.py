@@ -50,7 +50,7 @@ class Stages:
     round's fixes (`old_*`: the code as it was)."""
 
     folder_check: float  # the engine's check for changed documents (qa/watch.py)
-    old_folder_check: float  # stat of every file (the previous engine._docs_signature)
+    old_folder_check: float  # stat of every file (the previous engine.docs_signature)
     query_embedding: float
     dense_search: float  # FAISS over all chunks (exact below ann_threshold)
     bm25_scores: float  # bm25s over all chunks: term-at-a-time over the query's postings
@@ -255,7 +255,7 @@ def measure_size(size, work: Path, n_questions: int) -> SizeResult:
 
     # Per-question stages, now and as they were.
     qtext = questions[0][0]
-    qvec = engine._encode(qtext)
+    qvec = engine.encode(qtext)
     bm25 = engine.bm25
     scores = bm25.scores(qtext)
     n = settings.candidates
@@ -267,22 +267,22 @@ def measure_size(size, work: Path, n_questions: int) -> SizeResult:
 
     heading = next((u.role for u in idx.units if u.role), "title")
     stages = Stages(
-        folder_check=_median_ms(engine._docs_signature, 50),
+        folder_check=_median_ms(engine.docs_signature, 50),
         old_folder_check=_median_ms(old_signature, 10),
-        query_embedding=_median_ms(lambda: engine._encode(qtext), 20),
+        query_embedding=_median_ms(lambda: engine.encode(qtext), 20),
         dense_search=_median_ms(lambda: retrieval.dense_ranking(idx, qvec, n, None, settings.hnsw_ef_search), 50),
         bm25_scores=_median_ms(lambda: bm25.scores(qtext), 50),
         bm25_top=_median_ms(lambda: retrieval.bm25_ranking(_Fixed(scores), "", n), 50),
         old_bm25_top=_median_ms(lambda: np.argsort(-scores, kind="stable")[:n], 50),
         only_chunks=_median_ms(lambda: idx.chunk_ids(one), 50),
         old_only_chunks=_median_ms(lambda: np.array([c.id for c in idx.chunks if c.source == one], np.int64), 20),
-        page_role_units=_median_ms(lambda: quoting._units_of_role(idx, layout.Asked(heading)), 50),
+        page_role_units=_median_ms(lambda: quoting.units_of_role(idx, layout.Asked(heading)), 50),
         old_page_role_units=_median_ms(lambda: [u.id for u in idx.units if u.role == heading], 20),
     )
 
     # Recall of HNSW against exact on these chunk vectors, with the product's HNSW settings.
     chunk_matrix = idx.chunk_vectors.reconstruct_n(0, idx.chunk_vectors.ntotal)
-    qmat = np.vstack([engine._encode(q) for q, _ in questions]).astype(np.float32)
+    qmat = np.vstack([engine.encode(q) for q, _ in questions]).astype(np.float32)
     flat = faiss.IndexFlatIP(chunk_matrix.shape[1])
     flat.add(chunk_matrix)
     exact_ids, _ = _search_all(flat, qmat, 10)

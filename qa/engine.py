@@ -51,12 +51,13 @@ class QA:
         self.index_dir = Path(index_dir) if index_dir is not None else PROJECT_DIR / "index"
         self.model_name = model or self.settings.model or default_model_name()
         self.model = embedding.load_model(self.model_name, self.settings.encoder_runtime)
-        self.cross = self.combiner = None
+        self.reader = self.combiner = None
         if self.settings.scorer is ScorerKind.LEARNED:
             from .answering.combiner import Combiner
             from .models.scorer import load_shared
 
-            self.cross, self.combiner = load_shared(runtime=self.settings.scorer_runtime), Combiner.load()
+            self.reader = load_shared(runtime=self.settings.scorer_runtime, threads=self.settings.reader_threads)
+            self.combiner = Combiner.load()
         self.skipped: list[str] = []  # documents that could not be read, with the reason
         self.build_seconds: float | None = None
         self._lock = threading.RLock()
@@ -71,12 +72,12 @@ class QA:
 
     # -- the index ---------------------------------------------------------------------------
 
-    def _docs_signature(self):
+    def docs_signature(self):
         return self._watch.signature()  # bounded per question however many documents (qa/watch.py)
 
     def _refresh(self, force: bool = False) -> None:
         """Load the index, rebuilding it first if the documents or settings changed."""
-        signature = self._docs_signature()
+        signature = self.docs_signature()
         if not force and signature == self._signature:
             return
         with self._lock:
@@ -105,7 +106,7 @@ class QA:
         self.bm25 = BM25Index([c.text for c in loaded.chunks], self.settings.bm25_tokens)
         n = loaded.unit_vectors.ntotal
         self.unit_matrix = loaded.unit_vectors.reconstruct_n(0, n) if n else np.zeros((0, 1), np.float32)
-        self.selector = Selector(loaded, self.unit_matrix, self.bm25, self.settings, self.cross, self.combiner)
+        self.selector = Selector(loaded, self.unit_matrix, self.bm25, self.settings, self.reader, self.combiner)
 
     # -- public ------------------------------------------------------------------------------
 
@@ -132,7 +133,7 @@ class QA:
             "index_dir": str(self.index_dir),
         }
 
-    def _prepare(self, question: str) -> str:
+    def prepare(self, question: str) -> str:
         if not isinstance(question, str):
             raise TypeError("The question must be a string.")
         q = text.clean_question(question, self.settings.max_question_chars)
@@ -153,7 +154,7 @@ class QA:
                 lexicon = self._lexicon
         return lexicon.bridge(question).query
 
-    def _encode(self, question: str) -> np.ndarray:
+    def encode(self, question: str) -> np.ndarray:
         with self._encode_lock:
             return embedding.encode_queries(self.model, [question])[0]
 
@@ -165,7 +166,7 @@ class QA:
     def understand(self, question: str, history=None) -> str:
         """`question` as searched: completed from `history` (earlier turns, oldest first, each a
         `Turn` or {"question", "quote"}) when it is a follow-up ("那蔬菜呢？"), else itself."""
-        return self._understand(self._prepare(question), history)
+        return self._understand(self.prepare(question), history)
 
     def _understand(self, q: str, history) -> str:
         if not history:
@@ -179,7 +180,7 @@ class QA:
         self._refresh()
         with self._lock:
             idx, selector = self.index, self.selector
-        qvec = self._encode(q)
+        qvec = self.encode(q)
         lexical = self._lexical_query(q, idx)
         allowed = None
         if only is not None:
@@ -191,7 +192,7 @@ class QA:
 
     def retrieve(self, question: str, k: int = 10, mode: RetrievalMode | str = RetrievalMode.HYBRID) -> list[Passage]:
         """The top-`k` passages for `question`, best first."""
-        found = self._search(self._prepare(question), RetrievalMode.from_str(mode))
+        found = self._search(self.prepare(question), RetrievalMode.from_str(mode))
         return retrieval.passages(found.index, found.ranking, k)
 
     def candidate(self, question: str, k: int | None = None,
@@ -200,7 +201,7 @@ class QA:
         With `history`, a follow-up question is completed first (`Answer.understood_as`) and both the
         question as typed and its completion are searched: the better-supported answer is kept.
         With `only`, the answer comes from that document alone."""
-        asked = self._prepare(question)
+        asked = self.prepare(question)
         q = self._understand(asked, history)
         mode = RetrievalMode.from_str(mode)
         k = self.settings.k if k is None else k
@@ -227,16 +228,16 @@ class QA:
         return Answer(True, quote.text, quote.source, quote.start, quote.end, quote.confidence, passages,
                       understood_as, AnswerKind.ANSWERED, span, closest)
 
-    def features(self, question: str, cross=None) -> list:
+    def features(self, question: str, reader=None) -> list:
         """The candidate sentences the scorer chooses among (`quoting.Candidate`, best rule score first),
-        the first `rerank_candidates` with the trained model's scores when `cross` (or the engine's own) is set.
+        the first `rerank_candidates` with the trained model's scores when `reader` (or the engine's own) is set.
         Used to fit and inspect the learned scorer."""
-        q = self._prepare(question)
+        q = self.prepare(question)
         found = self._search(q, RetrievalMode.HYBRID)
         cands, _, _ = found.selector.candidates(q, found.query_vector, found.ranking, found.lexical,
                                                 RetrievalMode.HYBRID)
-        cross = cross or self.cross
-        return found.selector.score(q, cands, cross, found.ranking) if cross is not None and cands else cands
+        reader = reader or self.reader
+        return found.selector.score(q, cands, reader, found.ranking) if reader is not None and cands else cands
 
     def warm_up(self) -> None:
         """Load what the first questions would otherwise wait for — jieba's dictionary and its tagger

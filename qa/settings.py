@@ -15,11 +15,11 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
-class _Choice(str, Enum):
+class Choice(str, Enum):
     """A named choice; `from_str` gives a clear error listing the valid values."""
 
     @classmethod
-    def from_str(cls, value: "str | _Choice"):
+    def from_str(cls, value: "str | Choice"):
         if isinstance(value, cls):
             return value
         try:
@@ -29,7 +29,7 @@ class _Choice(str, Enum):
             raise ValueError(f"unknown {cls.__doc__.split(':')[0].lower()} {value!r}; use one of: {valid}") from None
 
 
-class RetrievalMode(_Choice):
+class RetrievalMode(Choice):
     """Retrieval mode: how chunks are ranked."""
 
     HYBRID = "hybrid"  # reciprocal-rank fusion of dense and BM25 (the product)
@@ -37,14 +37,14 @@ class RetrievalMode(_Choice):
     BM25 = "bm25"
 
 
-class ScorerKind(_Choice):
+class ScorerKind(Choice):
     """Answer scorer: how the quote and its confidence are chosen among candidate sentences."""
 
     LEARNED = "learned"  # trained span reader + calibrated logistic model (qa/reader.py, qa/combiner.py)
     RULES = "rules"  # the hand-weighted sum of the first engine (kept for comparison)
 
 
-class Runtime(_Choice):
+class Runtime(Choice):
     """Model runtime: how a model (the embedding encoder, the trained answer model) runs."""
 
     ONNX_INT8 = "onnx-int8"  # ONNX Runtime, int8 weights but the feed-forward down-projections: no torch, fastest
@@ -52,7 +52,7 @@ class Runtime(_Choice):
     TORCH = "torch"  # transformers / sentence-transformers in fp32: the reference
 
 
-class ChunkVectors(_Choice):
+class ChunkVectors(Choice):
     """Chunk vectors: how each chunk's embedding is made."""
 
     ENCODED = "encoded"  # the chunk's own text through the encoder

@@ -27,15 +27,15 @@ FEATURES = ("cross", "cross_margin", "dense", "coverage", "prior", "typed", "foc
 
 def feature_matrix(cands: Sequence, features: Sequence[str] = FEATURES) -> np.ndarray:
     """One row of `features` per candidate (candidates of one question: margins are to their best)."""
-    cross = np.array([c.cross for c in cands], dtype=np.float64)
+    reader = np.array([c.reader for c in cands], dtype=np.float64)  # the features keep their fitted names
     rule = np.array([c.rule for c in cands], dtype=np.float64)
     english = np.array([c.english for c in cands], dtype=np.float64)
     cols = {
-        "cross": cross, "cross_margin": cross - cross.max(), "dense": [c.dense for c in cands],
+        "cross": reader, "cross_margin": reader - reader.max(), "dense": [c.dense for c in cands],
         "coverage": [c.coverage for c in cands], "prior": [c.prior for c in cands],
         "typed": [c.typed for c in cands], "focus": [c.focus for c in cands],
         "consistent": [c.consistent for c in cands], "rule_margin": rule - rule.max(), "english": english,
-        "english_cross": english * cross, "lexical": [c.lexical for c in cands],
+        "english_cross": english * reader, "lexical": [c.lexical for c in cands],
         "paragraph_coverage": [c.paragraph_coverage for c in cands],
         "named": [c.named for c in cands], "named_before": [c.named_before for c in cands],
     }

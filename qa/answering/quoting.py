@@ -65,7 +65,7 @@ class Candidate:
     lexical: bool  # the question has words to look for (Chinese, or bridged from English)
     english: bool  # the question is not Chinese
     rule: float = 0.0  # the rule-based selection score
-    cross: float = math.nan  # the trained model's score: cross-encoder logit or span-reader score (learned only)
+    reader: float = math.nan  # the trained model's score: the span reader's (learned only)
     span: tuple[int, int] | None = None  # the reader's best answer span in `text` (characters), when known
     # Share of the question's subjects (names of people, places, organisations; years) that the sentence
     # names, and that its paragraph names up to and including it (1.0: the question names none). A
@@ -116,9 +116,9 @@ class Selector:
     """Chooses the quote among the sentences of the top passages of one index."""
 
     def __init__(self, index: Index, unit_matrix: np.ndarray, bm25: BM25Index, settings: Settings,
-                 cross=None, combiner=None):
+                 reader=None, combiner=None):
         self.index, self.unit_matrix, self.bm25, self.settings = index, unit_matrix, bm25, settings
-        self.cross, self.combiner = cross, combiner
+        self.reader, self.combiner = reader, combiner
 
     # -- candidates ---------------------------------------------------------------------------
 
@@ -135,7 +135,7 @@ class Selector:
             for uid in index.chunk_units[item.chunk]:
                 prior[uid] = max(prior.get(uid, 0.0), item.score / best)
         asked = layout.asked(question)
-        of_role = set(_units_of_role(index, asked, only)) if asked else set()
+        of_role = set(units_of_role(index, asked, only)) if asked else set()
         for uid in of_role:
             prior.setdefault(uid, 0.0)
         if not prior:
@@ -180,7 +180,7 @@ class Selector:
         found, asked, roles = self.candidates(question, query_vector, ranking, lexical_query, mode, only)
         if not found:
             return None
-        if self.settings.scorer is ScorerKind.LEARNED and self.cross is not None and not found[0].role:
+        if self.settings.scorer is ScorerKind.LEARNED and self.reader is not None and not found[0].role:
             ranked = self._learned(question, found, ranking)
             if not has_cjk(lexical_query):  # no word to look for in the text, in any language (as in the
                 # rules): the tuning data has no such question, so the model's score alone is not evidence
@@ -199,24 +199,24 @@ class Selector:
             (self.index.units[c.unit], _text(self.index, self.index.units[c.unit]), p) for c, p in ranked[:3]))
         return Quote(unit.source, start, end, doc[start:end], confidence, span, closest)
 
-    def score(self, question: str, found: list[Candidate], cross=None,
+    def score(self, question: str, found: list[Candidate], reader=None,
               ranking: list[Scored] | None = None) -> list[Candidate]:
-        """The candidates the trained model reads, with its scores (from `cross`, default the selector's
+        """The candidates the trained model reads, with its scores (from `reader`, default the selector's
         own scorer): a passage reader reads the paragraphs of the top `reader_passages` chunks of
         `ranking` whole and scores every sentence of them; otherwise the best `rerank_candidates` of
         `found` are read with their neighbours."""
-        cross = cross or self.cross
-        if ranking and getattr(getattr(cross, "config", None), "reads", "window") == "passage":
-            read = self._read_passages(question, ranking, cross)
+        reader = reader or self.reader
+        if ranking and getattr(getattr(reader, "config", None), "reads", "window") == "passage":
+            read = self._read_passages(question, ranking, reader)
             top = [c for c in found if c.unit in read]
             if top:
-                return [replace(c, cross=read[c.unit][0], span=read[c.unit][1]) for c in top]
+                return [replace(c, reader=read[c.unit][0], span=read[c.unit][1]) for c in top]
         top = found[: self.settings.rerank_candidates]
-        if hasattr(cross, "score_windows"):  # a span reader reads each candidate with its neighbours
-            logits = self._read(question, [c.unit for c in top], cross)
+        if hasattr(reader, "score_windows"):  # a span reader reads each candidate with its neighbours
+            logits = self._read(question, [c.unit for c in top], reader)
         else:
-            logits = cross.score(question, [fold(c.text) for c in top])
-        return [replace(c, cross=float(x)) for c, x in zip(top, logits)]
+            logits = reader.score(question, [fold(c.text) for c in top])
+        return [replace(c, reader=float(x)) for c, x in zip(top, logits)]
 
     def _read(self, question: str, units: list[int], reader) -> list[float]:
         """Each unit's score from a span reader that reads it with up to `reader_context` sentences of
@@ -289,7 +289,7 @@ class Selector:
         return best
 
 
-def _units_of_role(index: Index, asked: layout.Asked, only: str | None = None) -> list[int]:
+def units_of_role(index: Index, asked: layout.Asked, only: str | None = None) -> list[int]:
     """Ids of the lines with the asked-for role; with an ordinal (第一张, last), only that one per document."""
     by_source: dict[str, list[int]] = {}
     for uid in index.role_units.get(asked.role, ()):  # the lines of that role only, not every unit

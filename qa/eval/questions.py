@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from ..settings import _Choice
+from ..settings import Choice
 from .metrics import answer_sentences, occurrences, quote_hit
 
 
-class QuestionType(_Choice):
+class QuestionType(Choice):
     """Question type: what kind of answer the question wants (reported per type)."""
 
     NUMBER = "number"
@@ -29,7 +29,7 @@ class QuestionType(_Choice):
     UNANSWERABLE = "unanswerable"  # the documents do not say
 
 
-class Split(_Choice):
+class Split(Choice):
     """Split: dev (choices are tuned on it) or test (reported only)."""
 
     DEV = "dev"
@@ -73,7 +73,7 @@ class QuestionFileError(ValueError):
         self.path, self.line, self.problem = str(path), line, problem
 
 
-def _one_of(choice: type[_Choice], value: str, what: str, fail) -> _Choice:
+def _one_of(choice: type[Choice], value: str, what: str, fail) -> Choice:
     """`value` as a member of `choice`, exactly as written (no case folding in the file)."""
     try:
         return choice(value)

@@ -18,12 +18,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Mapping, Protocol, Sequence
 
-from ..settings import RetrievalMode, ScorerKind, Settings, _Choice
+from ..settings import RetrievalMode, ScorerKind, Settings, Choice
 from ..types import Answer, Passage
 from .metrics import RANK_DEPTH
 
 
-class SystemName(_Choice):
+class SystemName(Choice):
     """System: one of the answerers an eval compares."""
 
     HYBRID = "hybrid"
@@ -62,7 +62,7 @@ class EngineSystem:
         return self.engine.candidate(question, k=RANK_DEPTH, mode=self.mode)
 
 
-class SentenceRanker(_Choice):
+class SentenceRanker(Choice):
     """Sentence ranker: how a sentence baseline picks its sentence."""
 
     BM25 = "bm25"  # scored by the sentence's query coverage
@@ -87,7 +87,7 @@ class SentenceBaseline:
 
     def candidate(self, question: str) -> Answer:
         engine, idx = self.engine, self.engine.index
-        q = engine._prepare(question)
+        q = engine.prepare(question)
         if not self.texts:
             return Answer.not_found()
         if self.by is SentenceRanker.BM25:
@@ -95,7 +95,7 @@ class SentenceBaseline:
             j = int(self.bm25.scores(lexical).argmax())
             score = self.bm25.coverage(lexical, self.texts[j])
         else:
-            cos = engine.unit_matrix @ engine._encode(q)
+            cos = engine.unit_matrix @ engine.encode(q)
             j = int(cos.argmax())
             score = float(cos[j])
         u = idx.units[j]

@@ -114,10 +114,10 @@ def ensure(kind: str, source_key: str, runtime: Runtime, build_torch_module, ref
         log.info("Exporting the %s to ONNX (%s), once: %s", kind, runtime.value, path.name)
         raw = path.with_name(path.name + ".raw")
         try:
-            _export(build_torch_module(), raw, per_token)
+            export(build_torch_module(), raw, per_token)
             if runtime is Runtime.ONNX_INT8:
-                _quantize(raw, raw)
-            _optimize(raw, path)
+                quantize(raw, raw)
+            optimize(raw, path)
         finally:
             raw.unlink(missing_ok=True)
         agreement, ok, why = reference(path)
@@ -151,7 +151,7 @@ def _write_marker(path: Path, record: ExportRecord) -> None:
     os.replace(tmp, path.with_suffix(".json"))
 
 
-def _export(module, path: Path, per_token: bool = False) -> None:
+def export(module, path: Path, per_token: bool = False) -> None:
     import torch
 
     tmp = path.with_name(path.name + ".tmp")
@@ -169,9 +169,9 @@ def _export(module, path: Path, per_token: bool = False) -> None:
                           f"{Runtime.TORCH.value!r} in Settings to answer without ONNX.") from None
 
 
-def _quantize(source: Path, path: Path, keep_down_projections: bool = True) -> None:
+def quantize(source: Path, path: Path, keep_down_projections: bool = True) -> None:
     """onnxruntime's dynamic quantization: int8 weights for every MatMul but the feed-forward
-    down-projections (`_down_projections`), whose input — the GELU output — has outlier
+    down-projections (`down_projections`), whose input — the GELU output — has outlier
     activations that one per-tensor int8 scale flattens: with them in int8 the span reader's
     scores correlated 0.96 with fp32 on article windows, without them 0.996 (README, "Speed and memory")."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -180,13 +180,13 @@ def _quantize(source: Path, path: Path, keep_down_projections: bool = True) -> N
     try:
         quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
                          op_types_to_quantize=["MatMul"],
-                         nodes_to_exclude=_down_projections(source) if keep_down_projections else None)
+                         nodes_to_exclude=down_projections(source) if keep_down_projections else None)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def _down_projections(source: Path) -> list[str]:
+def down_projections(source: Path) -> list[str]:
     """Names of the MatMuls whose weight narrows the width (e.g. 1536 -> 384): the second layer
     of each transformer block's feed-forward network (and a small output head)."""
     import onnx
@@ -197,7 +197,7 @@ def _down_projections(source: Path) -> list[str]:
             and shapes[n.input[1]][0] > shapes[n.input[1]][1] > 1]
 
 
-def _optimize(source: Path, path: Path) -> None:
+def optimize(source: Path, path: Path) -> None:
     """Save onnxruntime's graph optimisations (fused attention, GELU, layer norm) once, so that
     loading the file later skips them: seconds off every cold start."""
     import onnxruntime as ort

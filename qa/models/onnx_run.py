@@ -85,7 +85,7 @@ def graph_inputs(table: WordEmbeddings, ids: np.ndarray, mask: np.ndarray) -> di
     return {"inputs_embeds": np.ascontiguousarray(table[ids], dtype=np.float32), "attention_mask": mask}
 
 
-def _session(path: Path, patterns: bool = False, arena: bool = True):
+def session(path: Path, patterns: bool = False, arena: bool = True):
     """An onnxruntime session for a saved, optimised graph (`patterns`, `arena`: its memory settings,
     compared by eval/onnx_memory.py)."""
     import onnxruntime as ort
@@ -198,7 +198,7 @@ class _Graph:
     """One session and the shared tokenizer; `run` takes texts (or pairs), returns the graph's output."""
 
     def __init__(self, model: Path, model_dir: Path, max_length: int):
-        self.session = _session(model)
+        self.session = session(model)
         self.tokenizer, self._lock = shared_tokenizer(model_dir)
         self.table = word_embeddings(model_dir)
         self.max_length = max_length

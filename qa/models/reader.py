@@ -145,15 +145,11 @@ class SpanReader:
     """Scores windows of sentences with a token-logit model (`run(ids, mask) -> (batch, tokens, 2)`)."""
 
     def __init__(self, run, pieces: Pieces, special: tuple[int, int], pad_id: int, max_length: int, config=None,
-                 threads: int | None = None, id_to_piece: Callable[[list[int]], list[str]] | None = None):
+                 threads: int = 1, id_to_piece: Callable[[list[int]], list[str]] | None = None):
         self._run, self._pieces, self._special, self._pad = run, pieces, special, pad_id
         self._id_to_piece = id_to_piece
         self.max_length = max_length
         self.config = config
-        if threads is None:
-            from ..settings import Settings
-
-            threads = Settings().reader_threads
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="reader") if threads > 1 else None
         self._reading = 0  # questions being read now: with more than one, the cores are busy already
         self._reading_lock = threading.Lock()
@@ -227,7 +223,7 @@ class SpanReader:
 class TorchReader(SpanReader):
     """The trained reader in `folder` (adapter merged into the base in `model_dir`), run by torch."""
 
-    def __init__(self, model_dir, base_label: str, folder):
+    def __init__(self, model_dir, base_label: str, folder, threads: int = 1):
         import threading
 
         import torch
@@ -247,7 +243,7 @@ class TorchReader(SpanReader):
                 return self.module()(torch.from_numpy(ids), torch.from_numpy(mask)).float().numpy()
 
         super().__init__(run, pieces, (tokenizer.bos_token_id, tokenizer.eos_token_id), tokenizer.pad_token_id,
-                         config.max_length, config, id_to_piece=tokenizer.convert_ids_to_tokens)
+                         config.max_length, config, threads, id_to_piece=tokenizer.convert_ids_to_tokens)
 
     def module(self):
         """A torch module (ids or word embeddings, mask) -> (batch, tokens, 2) start / end logits (also
@@ -275,10 +271,10 @@ class TorchReader(SpanReader):
 class OnnxReader(SpanReader):
     """The exported reader run by onnxruntime, tokenized by the shared sentencepiece / tokenizer.json form."""
 
-    def __init__(self, path, model_dir, config):
-        from .onnx_run import WHITESPACE_RUN, PieceTokenizer, _session, graph_inputs, shared_tokenizer, word_embeddings
+    def __init__(self, path, model_dir, config, threads: int = 1):
+        from .onnx_run import WHITESPACE_RUN, PieceTokenizer, graph_inputs, session, shared_tokenizer, word_embeddings
 
-        session, table = _session(path), word_embeddings(model_dir)
+        graph, table = session(path), word_embeddings(model_dir)
         tokenizer, lock = shared_tokenizer(model_dir)
         if isinstance(tokenizer, PieceTokenizer):
             sp = tokenizer.sp
@@ -303,6 +299,6 @@ class OnnxReader(SpanReader):
                 return [tok.id_to_token(i) for i in ids]
 
         def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-            return session.run(None, graph_inputs(table, ids, mask))[0]
+            return graph.run(None, graph_inputs(table, ids, mask))[0]
 
-        super().__init__(run, pieces, special, pad_id, config.max_length, config, id_to_piece=id_to_piece)
+        super().__init__(run, pieces, special, pad_id, config.max_length, config, threads, id_to_piece=id_to_piece)

@@ -202,15 +202,18 @@ _shared: dict[str, object] = {}
 _shared_lock = threading.Lock()
 
 
-def load_shared(folder: Path = SCORER_DIR, runtime=None):
+def load_shared(folder: Path = SCORER_DIR, runtime=None, threads: int | None = None):
     """The process-wide scorer for `folder` in `runtime` (a `Runtime`; None: the Settings default),
     loaded once, on the rebuilt e5-small it was trained on: a `CrossScorer` (or its ONNX form) or,
-    for a span reader, a `reader.SpanReader`."""
+    for a span reader, a `reader.SpanReader` reading `threads` windows at a time (None: the Settings
+    default)."""
     from . import embedding
     from ..settings import Runtime, Settings
 
-    runtime = Runtime.from_str(runtime or Settings().scorer_runtime)
-    key = f"{folder}|{runtime.value}"
+    defaults = Settings()
+    runtime = Runtime.from_str(runtime or defaults.scorer_runtime)
+    threads = defaults.reader_threads if threads is None else threads
+    key = f"{folder}|{runtime.value}|{threads}"
     with _shared_lock:
         if key not in _shared:
             model_dir, label = embedding.ensure_default_model(), embedding.base_model_id()
@@ -222,7 +225,7 @@ def load_shared(folder: Path = SCORER_DIR, runtime=None):
                 if span:
                     from .reader import TorchReader
 
-                    return TorchReader(model_dir, label, folder)
+                    return TorchReader(model_dir, label, folder, threads)
                 return CrossScorer(model_dir, label, folder)
 
             if runtime is Runtime.TORCH:
@@ -233,5 +236,5 @@ def load_shared(folder: Path = SCORER_DIR, runtime=None):
                 from .reader import OnnxReader
 
                 path = ensure_scorer(folder, model_dir, runtime, torch_scorer)
-                _shared[key] = (OnnxReader if span else OnnxCrossScorer)(path, model_dir, config)
+                _shared[key] = OnnxReader(path, model_dir, config, threads) if span else OnnxCrossScorer(path, model_dir, config)
         return _shared[key]

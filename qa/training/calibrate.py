@@ -37,14 +37,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="do not add near-miss questions (a subject swapped for another of the same document)")
 
 
-def collect(engine, questions, cross) -> tuple[list, list[bool]]:
+def collect(engine, questions, reader) -> tuple[list, list[bool]]:
     """(candidates with logits, labels) per question (no candidates: both empty), and whether each
     question is answerable."""
     from tqdm import tqdm
 
     groups, answerable = [], []
     for q in tqdm(questions, desc="candidates", file=sys.stderr):
-        cands = engine.features(q.question, cross)  # the candidates the reader scored
+        cands = engine.features(q.question, reader)  # the candidates the reader scored
         groups.append((cands, [q.hit(c.text) for c in cands]))
         answerable.append(q.answerable)
     return groups, answerable
@@ -138,7 +138,7 @@ def run(args) -> int:
         print(msg, file=sys.stderr, flush=True)
 
     t0 = time.perf_counter()
-    cross = load_shared()
+    reader = load_shared()
     settings = Settings(scorer=ScorerKind.RULES)  # the combiner being fitted does not exist yet
     sets: dict[str, tuple[list, list[bool]]] = {}
     for path in args.squad:
@@ -150,7 +150,7 @@ def run(args) -> int:
             log(f"{path.name}: {len(tune)} tuning questions, {len(swapped)} near misses; building the index ...")
             engine = QA(docs=str(docs), index_dir=str(index), settings=settings)
             sets[f"{path.name} tuning part ({len(tune)} questions + {len(swapped)} near misses, holdout "
-                 f"{args.holdout})"] = collect(engine, tune + swapped, cross)
+                 f"{args.holdout})"] = collect(engine, tune + swapped, reader)
         finally:
             shutil.rmtree(docs, ignore_errors=True)
             shutil.rmtree(index, ignore_errors=True)
@@ -162,7 +162,7 @@ def run(args) -> int:
             texts = {d: engine.document(d) for d in engine.sources}
             swapped = near_misses(dev, texts) if args.near_misses else []
             sets[f"{args.questions.name} dev split ({len(dev)} questions + {len(swapped)} near misses)"] = collect(
-                engine, dev + swapped, cross)
+                engine, dev + swapped, reader)
         finally:
             shutil.rmtree(index, ignore_errors=True)
     groups = [g for groups_, _ in sets.values() for g in groups_ if g[0]]

@@ -148,6 +148,13 @@ def test_abstains_below_the_threshold_and_answers_above(seed_engine):
     assert shown.found and shown.kind is AnswerKind.ANSWERED and shown.closest == ()
 
 
+def test_the_engine_reads_with_as_many_threads_as_its_settings_say(seed_engine):
+    alone = QA(index_dir=seed_engine.index_dir, settings=seed_engine.settings.with_(reader_threads=1))
+    assert alone.reader._pool is None and seed_engine.reader._pool._max_workers == seed_engine.settings.reader_threads > 1
+    q = "赫章县共创建达标党支部多少个？"
+    assert alone.answer(q) == seed_engine.answer(q)
+
+
 def test_an_unrelated_question_is_declined(seed_engine):
     a = seed_engine.answer("量子计算机的工作原理是什么？")
     assert not a.found and a.quote == ""
