@@ -30,12 +30,12 @@ test: $(STAMP) browser
 	$(PY) -m pytest
 
 bench: $(STAMP)
-	$(PY) -m qa.benchmark --json docs/benchmark.json
+	$(PY) -m bench.speed --json bench/results/benchmark.json
 
 # Growth with the corpus (50k to 1M characters of ../shared/data paragraphs); results kept in
 # artifacts/bench-scale/, the 1M build takes many minutes here.
 bench-scale: $(STAMP)
-	$(PY) -m qa.bench_scale --json docs/bench-scale.json --plot docs/scale.png
+	$(PY) -m bench.scale --json bench/results/bench-scale.json --plot docs/scale.png
 
 eval: $(STAMP)
 	$(PY) -m qa eval --json docs/eval.json --plot docs/threshold.png

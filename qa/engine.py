@@ -17,6 +17,7 @@ import numpy as np
 
 from .text import crosslingual, normalise as text
 from .models import embedding
+from .models.loader import load_encoder, load_reader
 from .index import faiss_store as index_mod, retrieval
 from .answering.conversation import FollowUps, Turn
 from .corpus.watch import FolderWatch
@@ -50,13 +51,12 @@ class QA:
         self.docs_dir = Path(docs) if docs is not None else PROJECT_DIR / "seeds"
         self.index_dir = Path(index_dir) if index_dir is not None else PROJECT_DIR / "index"
         self.model_name = model or self.settings.model or default_model_name()
-        self.model = embedding.load_model(self.model_name, self.settings.encoder_runtime)
+        self.model = load_encoder(self.model_name, self.settings.encoder_runtime)
         self.reader = self.combiner = None
         if self.settings.scorer is ScorerKind.LEARNED:
             from .answering.combiner import Combiner
-            from .models.scorer import load_shared
 
-            self.reader = load_shared(runtime=self.settings.scorer_runtime, threads=self.settings.reader_threads)
+            self.reader = load_reader(runtime=self.settings.scorer_runtime, threads=self.settings.reader_threads)
             self.combiner = Combiner.load()
         self.skipped: list[str] = []  # documents that could not be read, with the reason
         self.build_seconds: float | None = None

@@ -30,7 +30,16 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def model():
-    from qa.models.embedding import load_model
+    from qa.models.loader import load_encoder
     from qa.settings import Runtime
 
-    return load_model(runtime=Runtime.TORCH)  # the rebuilt model itself; the ONNX forms are checked against it
+    return load_encoder(runtime=Runtime.TORCH)  # the rebuilt model itself; the ONNX forms are checked against it
+
+
+@pytest.fixture(scope="session")
+def seed_engine(tmp_path_factory, model):
+    """An engine over the seed article with the default settings, its index built once per session and
+    shared by every module that only asks it questions (tests that build or damage indexes make their own)."""
+    from qa.engine import QA
+
+    return QA(index_dir=tmp_path_factory.mktemp("seed-index"))

@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..models.scorer import SCORER_DIR, ScorerError
+from ..models.base import SCORER_DIR, ScorerError
 
 COMBINER_FILE = SCORER_DIR.parent / "answer-combiner.json"
 FEATURES = ("cross", "cross_margin", "dense", "coverage", "prior", "typed", "focus", "consistent",

@@ -212,10 +212,7 @@ class Selector:
             if top:
                 return [replace(c, reader=read[c.unit][0], span=read[c.unit][1]) for c in top]
         top = found[: self.settings.rerank_candidates]
-        if hasattr(reader, "score_windows"):  # a span reader reads each candidate with its neighbours
-            logits = self._read(question, [c.unit for c in top], reader)
-        else:
-            logits = reader.score(question, [fold(c.text) for c in top])
+        logits = self._read(question, [c.unit for c in top], reader)  # each with its neighbours
         return [replace(c, reader=float(x)) for c, x in zip(top, logits)]
 
     def _read(self, question: str, units: list[int], reader) -> list[float]:

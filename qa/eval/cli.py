@@ -76,45 +76,23 @@ def _temporary_index(args: argparse.Namespace) -> Path | None:
     return None if args.index else Path(tempfile.mkdtemp(prefix="qa-eval-index-"))
 
 
+class _Refused(Exception):
+    """A question file or option the eval cannot run with; the message says which (exit code 2)."""
+
+
 def run(args: argparse.Namespace) -> int:
     """Evaluate; 0 when it ran (quality is reported, not asserted), 2 on a bad
     question file, 1 when the engine cannot be built."""
     if args.followups:
         return _run_followups(args)
-    squad_docs = None
+    squad_docs = Path(tempfile.mkdtemp(prefix="qa-eval-squad-")) if args.squad else None
     try:
-        if args.squad:
-            from ..training.squad import SquadFormatError
-
-            squad_docs = Path(tempfile.mkdtemp(prefix="qa-eval-squad-"))
-            args.docs = squad_docs
-            try:
-                questions = squad_questions(args.squad, args.holdout, squad_docs)
-            except SquadFormatError as exc:
-                shutil.rmtree(squad_docs, ignore_errors=True)
-                _log(f"error: malformed SQuAD file: {exc}")
-                return 2
-        else:
-            questions = parse_questions(args.questions)
-    except QuestionFileError as exc:
-        _log(f"error: malformed question file: {exc}")
+        questions = _selected(args, _questions(args, squad_docs))
+    except _Refused as exc:
+        if squad_docs is not None:
+            shutil.rmtree(squad_docs, ignore_errors=True)
+        _log(f"error: {exc}")
         return 2
-    except OSError as exc:
-        _log(f"error: cannot read question file {args.questions}: {exc.strerror or exc}")
-        return 2
-    if args.systems is None:
-        args.systems = list(SQUAD_SYSTEMS if args.squad else DEFAULT_SYSTEMS)
-    if args.limit:
-        questions = [q for split in Split for q in [q for q in questions if q.split is split][: args.limit]]
-    if args.split != "all":
-        questions = [q for q in questions if q.split is Split(args.split)]
-        if not questions:
-            _log(f"error: no '{args.split}' questions in {args.questions}")
-            return 2
-    if args.plot and SystemName.HYBRID not in args.systems:
-        _log("error: --plot draws the hybrid system; add hybrid to --systems")
-        return 2
-
     try:
         from ..text.normalise import load_documents
     except ImportError as exc:
@@ -131,20 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
     temp_index = _temporary_index(args)
     try:
-        systems = build_systems(args.systems, args.docs, args.index or temp_index, settings, documents, _log)
-        results, reports = {}, {}
-        for system in systems:
-            _log(f"evaluating {system.name} on {len(questions)} questions ...")
-            results[system.name] = run_system(system, questions, gold, documents)
-            reports[system.name] = system_report(system, questions, results[system.name])
-        sweep = None
-        if args.sweep:
-            dev = [q for q in questions if q.split is Split.DEV]
-            if dev:
-                _log(f"sweeping settings on {len(dev)} dev questions ...")
-                sweep = tuple(sweep_settings(settings, args.docs, dev, gold, documents, _log))
-            else:
-                _log("warning: --sweep needs dev questions; skipped")
+        results, reports, sweep = _evaluate(args, settings, questions, gold, documents, args.index or temp_index)
     finally:
         if temp_index is not None:
             shutil.rmtree(temp_index, ignore_errors=True)
@@ -157,6 +122,66 @@ def run(args: argparse.Namespace) -> int:
         questions=tuple(QuestionRow(q, {name: res[q.id] for name, res in results.items()}) for q in questions),
         sweep=sweep,
     )
+    _write(report, args)
+    return 0
+
+
+def _questions(args: argparse.Namespace, squad_docs: Path | None) -> list:
+    """The questions of `--squad` (its paragraphs written to `squad_docs`, which becomes the docs
+    folder) or of `--questions`."""
+    try:
+        if squad_docs is None:
+            return parse_questions(args.questions)
+        from ..training.squad import SquadFormatError
+
+        args.docs = squad_docs
+        try:
+            return squad_questions(args.squad, args.holdout, squad_docs)
+        except SquadFormatError as exc:
+            raise _Refused(f"malformed SQuAD file: {exc}") from None
+    except QuestionFileError as exc:
+        raise _Refused(f"malformed question file: {exc}") from None
+    except OSError as exc:
+        raise _Refused(f"cannot read question file {args.questions}: {exc.strerror or exc}") from None
+
+
+def _selected(args: argparse.Namespace, questions: list) -> list:
+    """The questions `--limit` and `--split` keep; the default systems for the question set."""
+    if args.systems is None:
+        args.systems = list(SQUAD_SYSTEMS if args.squad else DEFAULT_SYSTEMS)
+    if args.limit:
+        questions = [q for split in Split for q in [q for q in questions if q.split is split][: args.limit]]
+    if args.split != "all":
+        questions = [q for q in questions if q.split is Split(args.split)]
+        if not questions:
+            raise _Refused(f"no '{args.split}' questions in {args.questions}")
+    if args.plot and SystemName.HYBRID not in args.systems:
+        raise _Refused("--plot draws the hybrid system; add hybrid to --systems")
+    return questions
+
+
+def _evaluate(args: argparse.Namespace, settings: Settings, questions: list, gold, documents: dict,
+              index_dir: Path) -> tuple[dict, dict, tuple | None]:
+    """Each system's results and report, and the settings sweep when asked for."""
+    systems = build_systems(args.systems, args.docs, index_dir, settings, documents, _log)
+    results, reports = {}, {}
+    for system in systems:
+        _log(f"evaluating {system.name} on {len(questions)} questions ...")
+        results[system.name] = run_system(system, questions, gold, documents)
+        reports[system.name] = system_report(system, questions, results[system.name])
+    sweep = None
+    if args.sweep:
+        dev = [q for q in questions if q.split is Split.DEV]
+        if dev:
+            _log(f"sweeping settings on {len(dev)} dev questions ...")
+            sweep = tuple(sweep_settings(settings, args.docs, dev, gold, documents, _log))
+        else:
+            _log("warning: --sweep needs dev questions; skipped")
+    return results, reports, sweep
+
+
+def _write(report: EvalReport, args: argparse.Namespace) -> None:
+    """The report on stdout, and the files asked for."""
     print(render_report(report))
     if args.json:
         write_json(args.json, report.to_dict())
@@ -167,7 +192,6 @@ def run(args: argparse.Namespace) -> int:
     if args.reliability and "hybrid" in report.systems:
         plot_reliability(report, args.reliability)
         _log(f"wrote {args.reliability}")
-    return 0
 
 
 def _run_followups(args: argparse.Namespace) -> int:

@@ -149,7 +149,7 @@ def build_systems(names: Sequence[SystemName], docs: Path, index_dir: Path, sett
                   documents: Mapping[str, str], log: Callable[[str], None]) -> list[System]:
     """The systems to compare; engines with the same scorer are shared, all use one index folder."""
     from .. import QA
-    from ..models.embedding import load_model
+    from ..models.loader import load_encoder
 
     engines: dict[ScorerKind, object] = {}
 
@@ -163,7 +163,7 @@ def build_systems(names: Sequence[SystemName], docs: Path, index_dir: Path, sett
     systems: list[System] = []
     for name in map(SystemName.from_str, names):
         if name is SystemName.NAIVE:
-            systems.append(NaiveRAG(documents, load_model(settings.model, settings.encoder_runtime)))
+            systems.append(NaiveRAG(documents, load_encoder(settings.model, settings.encoder_runtime)))
         elif name is SystemName.RULES:
             systems.append(EngineSystem(engine(ScorerKind.RULES), RetrievalMode.HYBRID, name.value))
         elif name in (SystemName.SENTENCE_BM25, SystemName.SENTENCE_COSINE):

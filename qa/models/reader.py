@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .scorer import PASSAGE_PREFIX, QUERY_PREFIX
+from .base import PASSAGE_PREFIX, QUERY_PREFIX
 
 MAX_ANSWER_TOKENS = 40  # longest answer span considered (tokens); DRCD/CMRC answers are shorter
 NO_ANSWER = 0  # token position whose start/end logits say "no answer in this window" (<s>)
@@ -83,13 +83,13 @@ def window_room(max_length: int, question_tokens: int, prefix_tokens: int) -> in
     return max(1, max_length - 4 - question_tokens - prefix_tokens)
 
 
-def pad(windows: Sequence[EncodedWindow], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
-    """Ids and attention mask of windows, padded to the longest."""
-    width = max(len(w.ids) for w in windows)
-    ids = np.full((len(windows), width), pad_id, dtype=np.int64)
-    mask = np.zeros((len(windows), width), dtype=np.int64)
-    for i, w in enumerate(windows):
-        ids[i, : len(w.ids)], mask[i, : len(w.ids)] = w.ids, 1
+def pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ids and attention mask of token-id rows (windows' `ids`, tokenized texts), padded to the longest."""
+    width = max(len(r) for r in rows)
+    ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)], mask[i, : len(r)] = r, 1
     return ids, mask
 
 
@@ -202,7 +202,7 @@ class SpanReader:
         # One window per run: on CPU, padding windows of uneven length to a batch costs more than
         # batching saves; `threads` windows run at the same time (Settings.reader_threads).
         def score(w: EncodedWindow) -> tuple[EncodedWindow, np.ndarray]:
-            ids, mask = pad([w], self._pad)
+            ids, mask = pad([w.ids], self._pad)
             return w, self._run(ids, mask)[0]
 
         with self._reading_lock:
@@ -218,87 +218,3 @@ class SpanReader:
         finally:
             with self._reading_lock:
                 self._reading -= 1
-
-
-class TorchReader(SpanReader):
-    """The trained reader in `folder` (adapter merged into the base in `model_dir`), run by torch."""
-
-    def __init__(self, model_dir, base_label: str, folder, threads: int = 1):
-        import threading
-
-        import torch
-
-        from .scorer import load_trained
-
-        config, tokenizer, self.encoder, head = load_trained(model_dir, base_label, folder)
-        self.weight, self.bias = head["weight"], head["bias"]
-        lock = threading.Lock()  # HF fast tokenizers are not safe to share across threads
-
-        def pieces(texts: list[str]) -> list[list[int]]:
-            with lock:
-                return tokenizer(texts, add_special_tokens=False)["input_ids"]
-
-        def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-            with torch.inference_mode():
-                return self.module()(torch.from_numpy(ids), torch.from_numpy(mask)).float().numpy()
-
-        super().__init__(run, pieces, (tokenizer.bos_token_id, tokenizer.eos_token_id), tokenizer.pad_token_id,
-                         config.max_length, config, threads, id_to_piece=tokenizer.convert_ids_to_tokens)
-
-    def module(self):
-        """A torch module (ids or word embeddings, mask) -> (batch, tokens, 2) start / end logits (also
-        what ONNX exports, from embeddings)."""
-        import torch
-
-        from .scorer import encoder_inputs
-
-        encoder, weight, bias = self.encoder, self.weight, self.bias
-
-        class Logits(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.bert = encoder
-                self.weight = torch.nn.Parameter(weight.clone(), requires_grad=False)
-                self.bias = torch.nn.Parameter(bias.clone(), requires_grad=False)
-
-            def forward(self, tokens, attention_mask):
-                hidden = self.bert(**encoder_inputs(tokens), attention_mask=attention_mask).last_hidden_state
-                return hidden @ self.weight.T + self.bias
-
-        return Logits()
-
-
-class OnnxReader(SpanReader):
-    """The exported reader run by onnxruntime, tokenized by the shared sentencepiece / tokenizer.json form."""
-
-    def __init__(self, path, model_dir, config, threads: int = 1):
-        from .onnx_run import WHITESPACE_RUN, PieceTokenizer, graph_inputs, session, shared_tokenizer, word_embeddings
-
-        graph, table = session(path), word_embeddings(model_dir)
-        tokenizer, lock = shared_tokenizer(model_dir)
-        if isinstance(tokenizer, PieceTokenizer):
-            sp = tokenizer.sp
-
-            def pieces(texts: list[str]) -> list[list[int]]:
-                with lock:
-                    return sp.encode([WHITESPACE_RUN.sub(" ", t) for t in texts])
-
-            special, pad_id = (tokenizer.bos, tokenizer.eos), tokenizer.pad
-            id_to_piece = sp.id_to_piece
-        else:  # tokenizer.json through `tokenizers`
-            tok = tokenizer.tok
-
-            def pieces(texts: list[str]) -> list[list[int]]:
-                with lock:
-                    tok.no_truncation()
-                    return [tok.encode(t).ids[1:-1] for t in texts]  # one by one: no padding
-
-            special, pad_id = (tok.token_to_id("<s>"), tok.token_to_id("</s>")), tok.token_to_id("<pad>")
-
-            def id_to_piece(ids: list[int]) -> list[str]:
-                return [tok.id_to_token(i) for i in ids]
-
-        def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-            return graph.run(None, graph_inputs(table, ids, mask))[0]
-
-        super().__init__(run, pieces, special, pad_id, config.max_length, config, threads, id_to_piece=id_to_piece)

@@ -132,13 +132,13 @@ def run(args) -> int:
     from .. import QA
     from ..answering.combiner import fit, scorer_fingerprint
     from ..eval.questions import parse_questions, squad_questions
-    from ..models.scorer import load_shared
+    from ..models.loader import load_reader
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
     t0 = time.perf_counter()
-    reader = load_shared()
+    reader = load_reader()
     settings = Settings(scorer=ScorerKind.RULES)  # the combiner being fitted does not exist yet
     sets: dict[str, tuple[list, list[bool]]] = {}
     for path in args.squad:

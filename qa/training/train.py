@@ -1,11 +1,11 @@
-"""`python -m qa train`: train the answer scorer (qa/scorer.py) on SQuAD-format files.
+"""`python -m qa train`: train the span reader (qa/models/reader.py) on SQuAD-format files.
 
-Each answerable question becomes a group: the sentence holding its answer (positive),
-the other sentences of its paragraph that share most of its words (hard negatives),
-and the best BM25 sentence of another paragraph (what retrieval would offer when the
-paragraph is missing). The loss is listwise (softmax over the group: pick the right
-sentence) plus pointwise (sigmoid: is this sentence an answer at all), so the logit
-both ranks and says how sure it is. Only a LoRA adapter and the head are trained.
+Each answerable question whose answer lies in one sentence gives a window of its paragraph holding
+the answer (target: the answer's first and last token), and for some questions windows that do not
+hold it — another paragraph's, their own paragraph without the answer, or the answer's window read
+with a near-miss question (target: no answer, the first token). The loss is the cross-entropy of
+the start and of the end position. The encoder is fine-tuned in full (word embeddings frozen) or
+through a LoRA adapter, with a two-output head (docs/models.md).
 
 Seeded; a time budget (`--minutes`) sets the number of steps after timing the first
 few, so the learning-rate schedule still ends at zero.
@@ -25,19 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from . import squad
+from ..models.base import KIND
 from ..models.reader import EncodedWindow
-from ..models.scorer import ModelKind
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainGroup:
-    """One question, its answer sentence and sentences that do not answer it."""
-
-    question: str
-    positive: str
-    negatives: tuple[str, ...]
 
 
 def paragraph_units(context: str, max_chars: int = 150) -> list[tuple[int, int]]:
@@ -46,50 +37,6 @@ def paragraph_units(context: str, max_chars: int = 150) -> list[tuple[int, int]]
     from ..types import Document
 
     return index_mod.quote_units(Document("p", context, ""), max_chars)
-
-
-def build_groups(paragraphs: list[squad.SquadParagraph], in_paragraph: int, cross: int, seed: int,
-                 progress: bool = True) -> list[TrainGroup]:
-    """Training groups from every answerable question whose answer lies inside one sentence."""
-    from ..index.lexical import BM25Index
-
-    rng = random.Random(seed)
-    units = [(pi, s, e) for pi, p in enumerate(paragraphs) for s, e in paragraph_units(p.context)]
-    texts = [paragraphs[pi].context[s:e] for pi, s, e in units]
-    by_para: dict[int, list[int]] = {}
-    for ui, (pi, _, _) in enumerate(units):
-        by_para.setdefault(pi, []).append(ui)
-    bm25 = BM25Index(texts)
-    groups = []
-    from tqdm import tqdm
-
-    for pi, para in enumerate(tqdm(paragraphs, desc="training groups", disable=not progress)):
-        for q in para.questions:
-            if not q.answers:
-                continue
-            answer = q.answers[0]
-            pos = [ui for ui in by_para[pi] if units[ui][1] <= answer.start and answer.end <= units[ui][2]]
-            if not pos:
-                continue
-            answers = {a.text for a in q.answers}
-            others = [ui for ui in by_para[pi] if ui != pos[0] and not any(a in texts[ui] for a in answers)]
-            others.sort(key=lambda ui: -bm25.coverage(q.question, texts[ui]))
-            hard = others[:in_paragraph]
-            far = []
-            if cross:
-                scores = bm25.scores(q.question)
-                for ui in np.argsort(-scores)[: 20]:
-                    ui = int(ui)
-                    if units[ui][0] != pi and not any(a in texts[ui] for a in answers):
-                        far.append(ui)
-                    if len(far) == cross:
-                        break
-            negatives = [texts[ui] for ui in hard + far]
-            if not negatives:
-                continue
-            groups.append(TrainGroup(q.question, texts[pos[0]], tuple(negatives)))
-    rng.shuffle(groups)
-    return groups
 
 
 @dataclass(frozen=True)
@@ -187,7 +134,7 @@ def build_passage_examples(paragraphs: list[squad.SquadParagraph], tokenizer, ma
 
     from ..index.lexical import BM25Index
     from ..models.reader import encode_window, passage_windows, window_room
-    from ..models.scorer import PASSAGE_PREFIX, QUERY_PREFIX
+    from ..models.base import PASSAGE_PREFIX, QUERY_PREFIX
 
     rng = random.Random(seed)
     units = [[(s, e) for s, e in paragraph_units(p.context)] for p in paragraphs]
@@ -288,22 +235,24 @@ def near_miss(question: str, window: str, pool: dict[str, list[str]], rng: rando
 
 
 class _Model:
-    """e5 encoder with LoRA, mean pooling and a linear head (training form of CrossScorer)."""
+    """e5 encoder (fine-tuned in full or with LoRA) and the start / end head: the training form of
+    the span reader."""
 
     def __init__(self, model_dir: Path, rank: int, alpha: int, dropout: float, resume: Path | None = None,
-                 outputs: int = 1, tuning: str = "lora", layers: int | None = None):
+                 tuning: str = "lora", layers: int | None = None):
         import torch
         from peft import LoraConfig, PeftModel, get_peft_model
         from safetensors.torch import load_file
 
-        from ..models.scorer import HEAD, ScorerConfig, ScorerError, fingerprint, keep_layers, load_base, load_full
+        from ..models.base import HEAD, ScorerConfig, ScorerError
+        from ..models.torch_run import fingerprint, keep_layers, load_base, load_full
 
         self.tokenizer, base = load_base(model_dir)
         self.fingerprint = fingerprint(base)
         self.tuning = tuning
         if layers:
             keep_layers(base, layers)
-        self.head = torch.nn.Linear(base.config.hidden_size, outputs)
+        self.head = torch.nn.Linear(base.config.hidden_size, 2)  # start and end logit per token
         if tuning == "full":  # every transformer layer trained; the word-embedding table stays frozen (shared)
             self.encoder = base
             if resume is not None:
@@ -338,14 +287,6 @@ class _Model:
     def parameters(self):
         return [p for p in self.encoder.parameters() if p.requires_grad] + list(self.head.parameters())
 
-    def logits(self, questions: list[str], sentences: list[str], max_length: int):
-        from ..models.scorer import PASSAGE_PREFIX, QUERY_PREFIX, mean_pool
-
-        batch = self.tokenizer([QUERY_PREFIX + q for q in questions], [PASSAGE_PREFIX + s for s in sentences],
-                               truncation="only_second", max_length=max_length, padding=True, return_tensors="pt")
-        hidden = self.encoder(**batch).last_hidden_state
-        return self.head(mean_pool(hidden, batch["attention_mask"])).squeeze(-1)
-
     def token_logits(self, ids, mask):
         """(batch, tokens, outputs): the span reader's start / end logits."""
         return self.head(self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state)
@@ -354,9 +295,8 @@ class _Model:
         """Write adapter, head and scorer.json to `folder` atomically (tmp folder, then rename)."""
         from safetensors.torch import save_file
 
-        from ..models.scorer import CONFIG, HEAD
-
-        from ..models.scorer import save_full
+        from ..models.base import CONFIG, HEAD
+        from ..models.torch_run import save_full
 
         tmp = folder.with_name(folder.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -377,23 +317,21 @@ class _Model:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def train(items: list, out: Path, model_dir: Path, base_label: str, *, kind: ModelKind = ModelKind.SENTENCE,
-          epochs: float = 1.0, questions_per_batch: int = 8, lr: float = 5e-4, rank: int = 16, alpha: int = 32,
+def train(items: list, out: Path, model_dir: Path, base_label: str, *, epochs: float = 1.0, questions_per_batch: int = 8, lr: float = 5e-4, rank: int = 16, alpha: int = 32,
           max_length: int = 128, minutes: float | None = None, steps: int | None = None, seed: int = 0,
           save_every: int = 100, data_note: str = "", resume: Path | None = None, tuning: str = "lora",
           layers: int | None = None, reads: str = "window") -> dict:
-    """Train and save the scorer (`kind` sentence: `TrainGroup` items; span: `ReadExample` items) to `out`;
+    """Train and save the span reader (`ReadExample` items) to `out`;
     returns the record written to scorer.json['trained']."""
     import torch
     from tqdm import tqdm
 
     torch.manual_seed(seed)
     random.seed(seed)
-    model = _Model(model_dir, rank, alpha, dropout=0.05, resume=resume, outputs=2 if kind is ModelKind.SPAN else 1,
-                   tuning=tuning, layers=layers)
+    model = _Model(model_dir, rank, alpha, dropout=0.05, resume=resume, tuning=tuning, layers=layers)
     before = {}
     if resume is not None:
-        from ..models.scorer import ScorerConfig
+        from ..models.base import ScorerConfig
 
         before = ScorerConfig.read(resume).trained
     params = model.parameters()
@@ -407,12 +345,8 @@ def train(items: list, out: Path, model_dir: Path, base_label: str, *, kind: Mod
               "tuning": tuning, "seed": seed, "planned_steps": planned}
     if tuning == "lora":
         record |= {"lora_rank": rank, "lora_alpha": alpha}
-    if kind is ModelKind.SENTENCE:
-        record["group_size"] = 1 + len(items[0].negatives)
     if before:
         record["resumed_from"] = before  # the earlier run(s) this one continues
-    batch_loss = _span_loss if kind is ModelKind.SPAN else _group_loss
-
     def schedule(step: int) -> float:
         if step < warmup:
             return (step + 1) / warmup
@@ -423,7 +357,7 @@ def train(items: list, out: Path, model_dir: Path, base_label: str, *, kind: Mod
     losses: list[float] = []
     step = 0
     while step < total:
-        loss = batch_loss(model, batches[step % len(batches)], max_length)
+        loss = _span_loss(model, batches[step % len(batches)], max_length)
         for group_ in optimizer.param_groups:
             group_["lr"] = lr * schedule(step)
         optimizer.zero_grad()
@@ -447,33 +381,11 @@ def train(items: list, out: Path, model_dir: Path, base_label: str, *, kind: Mod
         if step % save_every == 0 or step == total:
             record |= {"steps": step, "seconds": round(time.perf_counter() - t0), "loss_last50": round(
                 float(np.mean(losses[-50:])), 4)}
-            model.save(out, {"base_model": base_label, "base_fingerprint": model.fingerprint, "kind": kind.value,
+            model.save(out, {"base_model": base_label, "base_fingerprint": model.fingerprint, "kind": KIND,
                              "max_length": max_length, "layers": model.encoder.config.num_hidden_layers,
                              "reads": reads, "trained": record})
     bar.close()
     return record
-
-
-def _group_loss(model: _Model, batch: list[TrainGroup], max_length: int):
-    """Listwise (pick the positive of each group) plus pointwise (is each sentence an answer)."""
-    import torch
-
-    questions, sentences, sizes = [], [], []
-    for g in batch:
-        items = (g.positive,) + g.negatives
-        questions += [g.question] * len(items)
-        sentences += items
-        sizes.append(len(items))
-    logits = model.logits(questions, sentences, max_length)
-    listwise, pointwise, offset = 0.0, 0.0, 0
-    for n in sizes:
-        group = logits[offset : offset + n]
-        target = torch.zeros(n)
-        target[0] = 1.0
-        listwise = listwise + torch.nn.functional.cross_entropy(group.unsqueeze(0), torch.tensor([0]))
-        pointwise = pointwise + torch.nn.functional.binary_cross_entropy_with_logits(group, target)
-        offset += n
-    return (listwise + pointwise) / len(sizes)
 
 
 def _span_loss(model: _Model, batch: list[ReadExample], max_length: int):
@@ -483,7 +395,7 @@ def _span_loss(model: _Model, batch: list[ReadExample], max_length: int):
 
     from ..models.reader import NO_ANSWER, pad
 
-    ids, mask = pad([e.window for e in batch], model.tokenizer.pad_token_id)
+    ids, mask = pad([e.window.ids for e in batch], model.tokenizer.pad_token_id)
     allowed = np.zeros(ids.shape, dtype=bool)
     for i, e in enumerate(batch):
         allowed[i, NO_ANSWER] = True
@@ -499,18 +411,13 @@ def _span_loss(model: _Model, batch: list[ReadExample], max_length: int):
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", nargs="+", help="SQuAD-format JSON files (traditional characters are converted)")
-    p.add_argument("--out", default=None, help="output folder (default: qa/models/answer-scorer for the span "
-                   "reader, qa/models/cross-encoder for the sentence kind)")
+    p.add_argument("--out", default=None, help="output folder (default: qa/models/answer-scorer)")
     p.add_argument("--epochs", type=float, default=1.0)
     p.add_argument("--steps", type=int, default=None, help="batches to train (overrides --epochs)")
     p.add_argument("--minutes", type=float, default=None, help="time budget; the schedule is fitted to it")
-    p.add_argument("--max-questions", type=int, default=None, help="use only this many training groups")
-    p.add_argument("--kind", default="span", choices=[k.value for k in ModelKind],
-                   help="span: a reader of sentence windows (shipped); sentence: a (question, sentence) cross-encoder")
+    p.add_argument("--max-questions", type=int, default=None, help="use only this many training windows")
     p.add_argument("--batch-questions", type=int, default=None,
-                   help="groups (sentence: x group size pairs; default 8) or windows (span; default 16) per batch")
-    p.add_argument("--in-paragraph", type=int, default=2, help="hard negatives from the same paragraph")
-    p.add_argument("--cross", type=int, default=1, help="hard negatives from other paragraphs (BM25)")
+                   help="windows per batch (default 16)")
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--rank", type=int, default=16, help="LoRA rank")
     p.add_argument("--far", type=float, default=0.5, help="span: share of questions with a window of another paragraph")
@@ -520,7 +427,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="span: share of questions also read, against their answer window, with a name, place "
                         "or figure swapped for one the window does not hold (target: no answer)")
     p.add_argument("--max-length", type=int, default=None,
-                   help="tokens of question + sentence (default 128) or + window (span; default 256)")
+                   help="tokens of question + window (default 256)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tuning", default="full", choices=["full", "lora"],
                    help="full: every transformer layer trained (word embeddings frozen); lora: an adapter (--rank)")
@@ -542,39 +449,31 @@ def load_part(spec: str) -> list[squad.SquadParagraph]:
 
 def run(args) -> int:
     from ..models import embedding
-    from ..models.scorer import CROSS_ENCODER_DIR, SCORER_DIR, load_base
+    from ..models.base import SCORER_DIR
+    from ..models.torch_run import load_base
 
-    kind = ModelKind.from_str(args.kind)
-    span = kind is ModelKind.SPAN
-    max_length = args.max_length or (256 if span else 128)
+    max_length = args.max_length or 256
     paragraphs = [p for f in args.data for p in load_part(f)]
-    if span:
-        tokenizer, _ = load_base(embedding.ensure_default_model())
-        if args.reads == "passage":
-            items = build_passage_examples(paragraphs, tokenizer, max_length, args.seed, far=args.far,
-                                           near=args.near)
-        else:
-            items = build_read_examples(paragraphs, tokenizer, max_length, args.seed, far=args.far, near=args.near,
-                                        swap=args.swap)
+    tokenizer, _ = load_base(embedding.ensure_default_model())
+    if args.reads == "passage":
+        items = build_passage_examples(paragraphs, tokenizer, max_length, args.seed, far=args.far, near=args.near)
     else:
-        items = build_groups(paragraphs, args.in_paragraph, args.cross, args.seed)
+        items = build_read_examples(paragraphs, tokenizer, max_length, args.seed, far=args.far, near=args.near,
+                                    swap=args.swap)
     if args.max_questions:
         items = items[: args.max_questions]
     if not items:
         print("error: no answerable question whose answer lies inside one sentence", flush=True)
         return 1
-    out = Path(args.out) if args.out else SCORER_DIR if span else CROSS_ENCODER_DIR
+    out = Path(args.out) if args.out else SCORER_DIR
     out.parent.mkdir(parents=True, exist_ok=True)
     note = ", ".join(Path(f).name for f in args.data)
-    if span:
-        print(f"{len(items)} reader windows ({sum(e.start > 0 for e in items)} with the answer) from {note}", flush=True)
-    else:
-        print(f"{len(items)} training groups of {1 + len(items[0].negatives)} sentences from {note}", flush=True)
-    record = train(items, out, embedding.ensure_default_model(), embedding.base_model_id(), kind=kind,
-                   epochs=args.epochs, questions_per_batch=args.batch_questions or (16 if span else 8), lr=args.lr,
-                   rank=args.rank, max_length=max_length, minutes=args.minutes, steps=args.steps, seed=args.seed,
-                   data_note=note, resume=Path(args.resume) if args.resume else None, tuning=args.tuning,
-                   layers=args.layers, reads=args.reads if span else "window")
+    print(f"{len(items)} reader windows ({sum(e.start > 0 for e in items)} with the answer) from {note}", flush=True)
+    record = train(items, out, embedding.ensure_default_model(), embedding.base_model_id(), epochs=args.epochs,
+                   questions_per_batch=args.batch_questions or 16, lr=args.lr, rank=args.rank, max_length=max_length,
+                   minutes=args.minutes, steps=args.steps, seed=args.seed, data_note=note,
+                   resume=Path(args.resume) if args.resume else None, tuning=args.tuning, layers=args.layers,
+                   reads=args.reads)
     size = sum(f.stat().st_size for f in out.iterdir())
     print(f"saved {out} ({size / 1e6:.1f} MB) after {record['steps']} steps in {record['seconds']} s", flush=True)
     return 0

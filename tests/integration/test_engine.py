@@ -26,11 +26,6 @@ TEA = """普洱茶专题
 """
 
 
-@pytest.fixture(scope="module")
-def seed_engine(tmp_path_factory, model):
-    return QA(index_dir=tmp_path_factory.mktemp("index"))
-
-
 @pytest.fixture
 def docs(tmp_path):
     d = tmp_path / "docs"

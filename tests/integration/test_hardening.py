@@ -106,8 +106,8 @@ def cases(predicate=lambda c: True):
 # ------------------------------------------------------------------------------ fixtures
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory, model):
-    return QA(index_dir=tmp_path_factory.mktemp("hardening-index"))
+def engine(seed_engine):
+    return seed_engine  # shared with the other modules (tests/conftest.py): built once per session
 
 
 _api_answers: dict[str, Answer] = {}

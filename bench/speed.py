@@ -1,4 +1,4 @@
-"""Speed and memory figures for README: `python -m qa.benchmark` (or `make bench`).
+"""Speed and memory figures for README: `python -m bench.speed` (or `make bench`).
 
 Measures, on this machine and in one run (so the ratios compare like with like):
 - cold start: `python -m qa ask` against `python -c "import sentence_transformers"`, with
@@ -22,8 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from .eval.metrics import percentile
-from .settings import PROJECT_DIR, Runtime, Settings
+from qa.eval.metrics import percentile
+from qa.settings import PROJECT_DIR, Runtime, Settings
 
 ASK = "赫章县共创建达标党支部多少个？"
 RUNTIMES = {  # name -> (encoder runtime, scorer runtime)
@@ -64,7 +64,7 @@ def cold_start(runs: int, index: Path) -> dict:
 
 def warm(runtime: str, questions: list[str], rounds: int, index: Path) -> dict:
     """Warm answers of one runtime (run in a fresh process by `main`)."""
-    from .engine import QA
+    from qa.engine import QA
 
     encoder, scorer = RUNTIMES[runtime]
     before = _rss_mb()
@@ -88,12 +88,12 @@ def build(runtime: str, docs: Path) -> dict:
     """A full index build (empty vector cache) against plain fp32 encode of the same sentences."""
     from sentence_transformers import SentenceTransformer
 
-    from .models import embedding
-    from .engine import QA
+    from qa.engine import QA
+    from qa.models import embedding, loader
 
     encoder, scorer = RUNTIMES[runtime]
     settings = Settings(encoder_runtime=encoder, scorer_runtime=scorer)
-    embedding.load_model(None, encoder)  # loading (and a first export) is not building
+    loader.load_encoder(None, encoder)  # loading (and a first export) is not building
     best = float("inf")
     for _ in range(2):
         with tempfile.TemporaryDirectory() as tmp:
@@ -118,7 +118,7 @@ def query_encode_ms() -> float:
     """p50 of one fp32 sentence-transformers query encode: the unit of the warm-answer target."""
     from sentence_transformers import SentenceTransformer
 
-    from .models import embedding
+    from qa.models import embedding
 
     st = SentenceTransformer(str(embedding.ensure_default_model()), device="cpu")
     st.encode_query(["预热"])
@@ -131,13 +131,13 @@ def query_encode_ms() -> float:
 
 
 def _in_child(step: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, "-m", "qa.benchmark", "--step", step, *args], check=True,
+    out = subprocess.run([sys.executable, "-m", "bench.speed", "--step", step, *args], check=True,
                          capture_output=True, text=True, cwd=PROJECT_DIR)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m qa.benchmark", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m bench.speed", description=__doc__)
     ap.add_argument("--questions", default=str(PROJECT_DIR / "eval" / "questions.jsonl"))
     ap.add_argument("--rounds", type=int, default=2, help="passes over the question set for warm latency")
     ap.add_argument("--cold-runs", type=int, default=3)

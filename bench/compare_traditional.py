@@ -4,8 +4,8 @@ offsets), answered with the simplified-form matching of `qa.text.fold` on, or of
 behaviour: documents matched as written). Prints quote-hit@1, doc@1 and HasAns at the threshold
 for the first 300 answerable questions. Run once per mode (each builds its own index):
 
-    .venv/bin/python eval/compare_traditional.py ../shared/data/cmrc2018_trial.json on
-    .venv/bin/python eval/compare_traditional.py ../shared/data/cmrc2018_trial.json off
+    .venv/bin/python -m bench.compare_traditional ../shared/data/cmrc2018_trial.json on
+    .venv/bin/python -m bench.compare_traditional ../shared/data/cmrc2018_trial.json off
 """
 import sys
 import tempfile

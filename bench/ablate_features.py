@@ -1,9 +1,9 @@
 """Which combiner features earn their place (README, "The learned answer scorer"): on the tuning
 questions only (CMRC trial's tuning half in the open-corpus setting, the article's dev split), with
-the shipped model and settings, the two-fold figures of `eval/sweep_reader.py` for all features and
+the shipped model and settings, the two-fold figures of `bench/sweep_reader.py` for all features and
 for each feature left out.
 
-    .venv/bin/python eval/ablate_features.py ../shared/data/cmrc2018_trial.json eval/questions.jsonl
+    .venv/bin/python -m bench.ablate_features ../shared/data/cmrc2018_trial.json eval/questions.jsonl
 """
 import shutil
 import sys
@@ -17,13 +17,13 @@ from qa.training.calibrate import collect
 from qa.answering.combiner import FEATURES
 from qa.engine import QA
 from qa.eval.questions import parse_questions, squad_questions
-from qa.models.scorer import load_shared
+from qa.models.loader import load_reader
 from qa.settings import PROJECT_DIR, ScorerKind, Settings
 
 
 def main(squad_file: str, questions_file: str) -> None:
     settings = Settings(scorer=ScorerKind.RULES)
-    model = load_shared()
+    model = load_reader()
     docs, index, article_index = (Path(tempfile.mkdtemp()) for _ in range(3))
     try:
         tune = [q for q in squad_questions(Path(squad_file), 0.2, docs) if q.split == "dev"]

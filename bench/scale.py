@@ -1,4 +1,4 @@
-"""How the engine grows with the corpus: `python -m qa.bench_scale` (or `make bench-scale`).
+"""How the engine grows with the corpus: `python -m bench.scale` (or `make bench-scale`).
 
 Builds folders of growing size from the paragraphs of `../shared/data/*.json` (SQuAD format,
 traditional characters converted to simplified; one paragraph = one document), each from
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .settings import PROJECT_DIR, Settings
+from qa.settings import PROJECT_DIR, Settings
 
 DATA = PROJECT_DIR.parent / "shared" / "data"
 SIZES = (50_000, "240p", 250_000, 1_000_000)  # characters, or "<n>p" paragraphs (the issue's 240-paragraph case)
@@ -116,7 +116,7 @@ class AnnPoint:
 
 def paragraphs() -> list[Paragraph]:
     """Every paragraph of ../shared/data/*.json in a fixed, mixed order (a stable hash of its id)."""
-    from .training import squad
+    from qa.training import squad
 
     out = []
     for path in sorted(DATA.glob("*.json")):
@@ -183,7 +183,7 @@ def recall_at_10(exact: np.ndarray, approx: np.ndarray) -> float:
 
 
 def _hnsw(vectors: np.ndarray, settings: Settings):
-    from .index.faiss_store import search_index
+    from qa.index.faiss_store import search_index
 
     return search_index(vectors, vectors.shape[1], settings.with_(ann_threshold=0))
 
@@ -213,10 +213,10 @@ def measure_size(size, work: Path, n_questions: int) -> SizeResult:
     """Build `size` from scratch in `work`, then measure it (run in a fresh process: see main)."""
     import faiss
 
-    from .text import layout, normalise as text
-    from .answering import quoting
-    from .index import retrieval
-    from .engine import QA
+    from qa.text import layout, normalise as text
+    from qa.answering import quoting
+    from qa.index import retrieval
+    from qa.engine import QA
 
     paras = paragraphs()
     corpus = take(paras, size)
@@ -331,7 +331,7 @@ def measure_ann(work: Path, source_label: str, sizes=(10_000, 50_000, 100_000)) 
     of the `source_label` corpus, replicated with small noise where more are needed."""
     import faiss
 
-    from .engine import QA
+    from qa.engine import QA
 
     root = work / source_label
     engine = QA(docs=root / "docs", index_dir=root / "index", settings=Settings(scorer="rules"))
@@ -372,7 +372,7 @@ def _key(what: str, settings: Settings, n_questions: int) -> str:
 
 
 def _run_child(args: list[str]) -> None:
-    subprocess.run([sys.executable, "-m", "qa.bench_scale", *args], check=True, cwd=PROJECT_DIR)
+    subprocess.run([sys.executable, "-m", "bench.scale", *args], check=True, cwd=PROJECT_DIR)
 
 
 def plot(results: list[dict], ann: list[dict], path: Path) -> None:
@@ -408,14 +408,14 @@ def plot(results: list[dict], ann: list[dict], path: Path) -> None:
         ax.axvline(Settings().ann_threshold / 1000, color="grey", ls="--", label="ann_threshold")
         ax.set(title="Chunk search per question (ms)", xlabel="vectors (thousands)")
         ax.legend(fontsize=8)
-    fig.suptitle("Growth with the corpus (python -m qa.bench_scale)")
+    fig.suptitle("Growth with the corpus (python -m bench.scale)")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m qa.bench_scale", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default=",".join(str(s) for s in SIZES),
                     help="characters, or <n>p for n paragraphs, comma-separated")

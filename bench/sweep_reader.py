@@ -1,16 +1,17 @@
-"""Which trained answer model, read how, should the engine ship (README, "Against the targets")?
+"""How should the engine read with the span reader (docs/models.md, "Why the span reader replaced the
+cross-encoder")?
 
 On the tuning questions only (CMRC trial's tuning half in the open-corpus setting, the article's
-dev split), for the shipped cross-encoder and for the span reader with 0, 1 and 2 sentences of
-context on each side, and for the first 4 or 6 candidates: the share of answerable questions
+dev split), for the span reader with 0, 1 and 2 sentences of context on each side, and for the first 4 or 6 candidates: the share of answerable questions
 whose chosen sentence is right, and HasAns / NoAns per set at the threshold of best mean balanced
 accuracy — all two-fold (combiner and threshold fitted on one half of the questions, applied to
 the other), so no figure is measured on what it was fitted on — and the model's time per question.
 
-    .venv/bin/python eval/sweep_reader.py ../shared/data/cmrc2018_trial.json eval/questions.jsonl \
+    .venv/bin/python -m bench.sweep_reader ../shared/data/cmrc2018_trial.json eval/questions.jsonl \
         [READER_DIR, default qa/models/answer-scorer]
 
-The cross-encoder is the one kept in qa/models/cross-encoder.
+(The table in docs/models.md also has a row for the retired cross-encoder, measured by this script at
+the commit docs/models.md names.)
 """
 import shutil
 import sys
@@ -25,7 +26,8 @@ from qa.training.calibrate import choose_thresholds, collect
 from qa.answering.combiner import FEATURES, fit
 from qa.engine import QA
 from qa.eval.questions import parse_questions, squad_questions
-from qa.models.scorer import CROSS_ENCODER_DIR, SCORER_DIR, load_shared
+from qa.models.base import SCORER_DIR
+from qa.models.loader import load_reader
 from qa.settings import PROJECT_DIR, ScorerKind, Settings
 
 SIZES = (4, 6)
@@ -68,11 +70,11 @@ def main(squad_file: str, questions_file: str, reader_dir: str = str(SCORER_DIR)
         article = [q for q in parse_questions(Path(questions_file)) if q.split == "dev"]
         questions = {"cmrc": tune, "article": article}
         folds = {name: [zlib.crc32(q.id.encode()) % 2 for q in qs] for name, qs in questions.items()}
-        models = [("cross-encoder", CROSS_ENCODER_DIR, (None,)), ("span reader", Path(reader_dir), CONTEXTS)]
+        models = [("span reader", Path(reader_dir), CONTEXTS)]
         print(f"{len(tune)} CMRC tuning questions, {len(article)} article dev questions")
         print(f"{'model':>14} ctx  N  chosen  CMRC HasAns/NoAns  article HasAns/NoAns  ms/question")
         for label, folder, contexts in models:
-            model = load_shared(folder)
+            model = load_reader(folder)
             for context in contexts:
                 settings = Settings(scorer=ScorerKind.RULES, rerank_candidates=max(SIZES),
                                     reader_context=context if context is not None else 0)

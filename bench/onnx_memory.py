@@ -4,10 +4,10 @@ For one setting per process: build the article's index in a temporary folder, th
 question of eval/questions.jsonl once, and print the resident memory the engine added after the
 build and after the answers, the build time and the answers' p50 / p95.
 
-    .venv/bin/python eval/onnx_memory.py shipped        # patterns off, arena freed after encoder batches
-    .venv/bin/python eval/onnx_memory.py all-kept       # memory patterns and arena kept (the previous code)
-    .venv/bin/python eval/onnx_memory.py patterns-off   # patterns off, arena kept
-    .venv/bin/python eval/onnx_memory.py arena-off      # arena off, patterns kept
+    .venv/bin/python -m bench.onnx_memory shipped        # patterns off, arena freed after encoder batches
+    .venv/bin/python -m bench.onnx_memory all-kept       # memory patterns and arena kept (the previous code)
+    .venv/bin/python -m bench.onnx_memory patterns-off   # patterns off, arena kept
+    .venv/bin/python -m bench.onnx_memory arena-off      # arena off, patterns kept
 """
 import json
 import os
