@@ -1,6 +1,6 @@
 """What the web chat shows about its documents and the conversation, as escaped text.
 
-Complements `qa.web_format` (replies and the article panel): the documents panel (a table of
+Complements `qa.web.format` (replies and the article panel): the documents panel (a table of
 title, file, characters and when added), the choices of the document pickers, status lines
 after an upload or removal, and the notes a reply gets when the question was completed from
 the conversation ("理解为：…") or searched in one document only. Pure functions of strings
@@ -11,8 +11,9 @@ from __future__ import annotations
 import html
 from typing import Iterable
 
-from .corpus.documents import DocumentInfo, Limits
-from .web_format import escape_md, is_english
+from ..corpus.documents import DocumentInfo, Limits
+from ..text.normalise import is_english
+from .format import escape_md
 
 ALL_DOCUMENTS = "*"  # the scope value meaning "every document" (no document name is "*")
 ALL_LABEL = "全部文档 / All documents"

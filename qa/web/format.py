@@ -1,8 +1,15 @@
-"""What the web chat (`app.py`) shows: replies, sources and the article panel, as escaped text.
+"""What the web chat shows: replies, sources and the article panel, as escaped text.
 
 Pure functions of strings and `Answer`s: no Gradio, no model, no I/O. Everything typed by
 a user or read from an article is escaped here before it reaches the page; the Chatbot's
-own sanitizer stays on in `app.py` as a second layer.
+own sanitizer stays on (`qa.web.page`) as a second layer.
+
+A reply says which of the three kinds of answer it is (`Answer.kind`): *answered* — the quote
+as a block quote, the answer inside it (`Answer.span`) marked, then where it is and the
+confidence with a "?" that explains it; *unsure* — "可能相关，但不确定是否回答了问题" with the
+quote shown as a passage to look at, not as the answer; *not found* — "文章中没有找到答案。".
+The last two list the closest passages (`Answer.closest`) as buttons that highlight them in
+the article panel (`assets/chat.js`), and a hint on rephrasing.
 
 Places in an article are said the way a reader finds them: "第 4 段（小标题「大党建统领
 大扶贫」下）", not as character offsets. Paragraphs are numbered like the article panel
@@ -18,14 +25,24 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from .text.layout import roles as layout_roles
-from .types import Answer, Passage
+from ..text.layout import roles as layout_roles
+from ..text.normalise import is_english
+from ..types import Answer, AnswerKind, Passage
 
-MAX_QUESTION_CHARS = 2000  # longer questions get a "please shorten" reply
 ECHO_CHARS = 300  # how much of an over-long question is echoed back in the chat
 
 NOT_FOUND_ZH = "文章中没有找到答案。"
 NOT_FOUND_EN = "The article does not say."
+UNSURE_ZH = "可能相关，但不确定是否回答了问题。"
+UNSURE_EN = "Possibly relevant, but not sure it answers the question."
+HINT_ZH = "换个问法试试：用文章里的说法，问一件具体的事（谁、哪里、多少、什么时候）。"
+HINT_EN = "Try rephrasing: use the article's own words and ask about one thing (who, where, how many, when)."
+CONFIDENCE_ZH = ("置信度（0–1）：引文回答了这个问题的估计概率。阅读模型给候选句打分，再用逻辑回归在带答案标注的"
+                 "调优问题上校准；达到阈值才作为答案给出，低于阈值只说“可能相关”。")
+CONFIDENCE_EN = ("Confidence (0–1): the estimated probability that the quote answers the question — the reading "
+                 "model's score for the sentence, calibrated by logistic regression on tuning questions with known "
+                 "answers. At or above the threshold the quote is given as the answer; below it, only as possibly "
+                 "relevant.")
 EMPTY_ZH = "请输入一个问题。 / Please type a question."
 ERROR_ZH = "抱歉，处理这个问题时出错了，请换个说法再试。"
 ERROR_EN = "Sorry, something went wrong with this question. Please try rephrasing it."
@@ -35,6 +52,8 @@ NOTE_START = "提问后，回答引用的原句会在这里高亮。 / The quote
 NOTE_LATEST = "高亮的是最新回答的引文。 / Highlighted: the latest reply's quote."
 NOTE_DECLINED = "最新的问题文章里没有答案，所以没有高亮。 / The article does not answer the latest question."
 NOTE_RECALLED = "高亮的是你点选的那条回答的引文。 / Highlighted: the quote of the reply you selected."
+NOTE_UNSURE = "高亮的是可能相关的原句，不确定它回答了问题。 / Highlighted: possibly relevant, not sure it answers."
+NOTE_LOOK = "高亮的是你点选的段落。 / Highlighted: the passage you chose."
 
 ROLE_NAMES_ZH = {
     "banner": "通栏标题", "kicker": "引题", "title": "标题", "subtitle": "副标题",
@@ -47,16 +66,10 @@ ROLE_NAMES_EN = {
 
 # ---------------------------------------------------------------- escaping
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef\U00020000-\U0002ffff]")
 # Markdown punctuation that could turn quoted text into formatting, links or LaTeX.
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~$])")
 _BLANK_RUNS = re.compile(r"\n[ \t\u3000]*(?:\n[ \t\u3000]*)+")
 _MD_LINE_START = re.compile(r"^(\s*)(\d+)\.(?=\s)|^(\s*)([-=])", re.MULTILINE)
-
-
-def is_english(question: str) -> bool:
-    """True when the question has no CJK characters (then replies are in English)."""
-    return not _CJK.search(question or "")
 
 
 def escape_md(text: str) -> str:
@@ -71,11 +84,6 @@ def escape_md(text: str) -> str:
 def escape_html_text(text: str) -> str:
     """Escape for HTML; line breaks stay visible, runs of blank lines become one break."""
     return html.escape(_BLANK_RUNS.sub("\n", text), quote=True).replace("\n", "<br>")
-
-
-def _blockquote(text: str) -> str:
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()] or [""]
-    return "\n".join(f"> {escape_md(ln)}" for ln in lines)
 
 
 def echo_question(question: str) -> str:
@@ -190,138 +198,235 @@ def where(document: DocumentLookup | None, source: str, start: int, end: int, en
     return _characters(start, end, english)
 
 
+# ---------------------------------------------------------------- titles and quotes
+
+_DECORATION = re.compile(r"^[\s\u3000]*[□■◆◇●○▲△★☆※▪▫]+[\s\u3000]*")  # a newspaper's mark before a byline
+
+
+def document_title(doc: str) -> str:
+    """A document's title: its headline — the line a "——" subtitle follows, else the first heading
+    before any paragraph (never the banner line above it or the byline) — else its first line."""
+    items = lines(doc)
+    for ln, after in zip(items, items[1:]):
+        if ln.role == "title" and after.role == "subtitle":
+            return " ".join(doc[ln.start:ln.end].split())
+    for ln in items:
+        if not ln.role:  # running text: no heading above it
+            break
+        if ln.role in ("title", "kicker"):
+            return " ".join(doc[ln.start:ln.end].split())
+    first = next((t.strip() for t in doc.splitlines() if t.strip()), "")
+    return " ".join(first.split())
+
+
+def display_lines(text: str) -> list[tuple[int, str]]:
+    """The non-blank lines of a quote as shown: (offset in `text`, line), leading spaces and a
+    byline's decorative mark ("□ 本报记者 …") dropped."""
+    out = []
+    for m in re.finditer(r"[^\n]+", text):
+        lead = _DECORATION.match(m.group(0))
+        cut = lead.end() if lead else len(m.group(0)) - len(m.group(0).lstrip())
+        shown = m.group(0)[cut:].rstrip()
+        if shown:
+            out.append((m.start() + cut, shown))
+    return out
+
+
+def shown_quote(text: str) -> str:
+    """A quote's text as the reply shows it (and the copy button copies it)."""
+    return "\n".join(line for _, line in display_lines(text)) or text.strip()
+
+
+def _emphasised(line: str, lo: int, hi: int, escape: Callable[[str], str], tag: str = '<mark class="qa-span">') -> str:
+    """`line` escaped, with `line[lo:hi]` in `tag` (the answer inside a quote: <mark class="qa-span">)."""
+    lo, hi = max(lo, 0), min(hi, len(line))
+    if hi <= lo:
+        return escape(line)
+    close = "</" + tag[1:].split(">")[0].split()[0] + ">"
+    return f"{escape(line[:lo])}{tag}{escape(line[lo:hi])}{close}{escape(line[hi:])}"
+
+
+def _quote_marked(text: str, lo: int, hi: int, answer: Answer, text_start: int) -> str:
+    """`text` (starting at document offset `text_start`) escaped, the quote `[lo, hi)` in <mark> and
+    the answer inside it (`answer.span`) in <strong>."""
+    lo, hi = max(lo, 0), min(hi, len(text))
+    if hi <= lo:
+        return escape_html_text(text)
+    inner = text[lo:hi]
+    span = answer.span
+    if span and span.source == answer.source:
+        inner_html = _emphasised(inner, span.start - text_start - lo, span.end - text_start - lo, escape_html_text,
+                                 "<strong>")
+    else:
+        inner_html = escape_html_text(inner)
+    return f"{escape_html_text(text[:lo])}<mark>{inner_html}</mark>{escape_html_text(text[hi:])}"
+
+
+def quote_block(answer: Answer) -> str:
+    """The quote as a markdown block quote, the answer inside it (`answer.span`) marked."""
+    span = answer.span if answer.span and answer.span.source == answer.source else None
+    out = []
+    for offset, line in display_lines(answer.quote) or [(0, answer.quote.strip())]:
+        at = answer.start + offset  # the line's document offset
+        lo, hi = (span.start - at, span.end - at) if span else (0, 0)
+        out.append("> " + _emphasised(line, lo, hi, escape_md))
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- passages
+
+
+@dataclass(frozen=True)
+class Region:
+    """A stretch of one document to show: passages merged where they overlap."""
+
+    source: str
+    start: int
+    end: int
+
+
+def merged(passages: Iterable[Passage | Region]) -> list[Region]:
+    """One region per stretch of text: overlapping or touching passages of a document joined, in order."""
+    out: list[Region] = []
+    for p in sorted(passages, key=lambda p: (p.source, p.start, p.end)):
+        if out and out[-1].source == p.source and p.start <= out[-1].end:
+            last = out.pop()
+            out.append(Region(p.source, last.start, max(last.end, p.end)))
+        else:
+            out.append(Region(p.source, p.start, p.end))
+    return out
+
+
+def supporting(answer: Answer) -> list[Region]:
+    """The passages that hold the quote (merged), not every passage searched."""
+    return merged(p for p in answer.passages
+                  if p.source == answer.source and p.start <= answer.start and answer.end <= p.end)
+
+
+def _excerpt(text: str, lo: int, hi: int, limit: int) -> tuple[str, int, int]:
+    """`text` cut to about `limit` characters around `[lo, hi)`; the mark's offsets in the cut text."""
+    if len(text) <= limit:
+        return text, lo, hi
+    left = max(0, min(lo - limit // 4, len(text) - limit))
+    cut = text[left:left + limit]
+    prefix = "…" if left else ""
+    suffix = "…" if left + limit < len(text) else ""
+    return prefix + cut + suffix, lo - left + len(prefix), hi - left + len(prefix)
+
+
+def _label(title: str, place_text: str) -> str:
+    return f"《{title}》 {place_text}" if title else place_text
+
+
+def sources_html(answer: Answer, english: bool, document: DocumentLookup, title: TitleLookup) -> str:
+    """The collapsible source passage(s) of an answered quote: where, and the text around the quote
+    with the quote marked. "" when no passage shows more than the quote itself."""
+    try:
+        doc = document(answer.source)
+    except Exception:  # removed since: nothing to show
+        return ""
+    items = []
+    for r in supporting(answer):
+        if (r.start, r.end) == (answer.start, answer.end):
+            continue
+        excerpt, lo, hi = _excerpt(doc[r.start:r.end], answer.start - r.start, answer.end - r.start, 400)
+        body = _quote_marked(excerpt, lo, hi, answer, answer.start - lo)
+        label = _label(title(answer.source), describe(place(doc, r.start, r.end), english))
+        items.append(f'<li><div class="qa-src-meta">{html.escape(label)}</div>'
+                     f'<div class="qa-src-text">{body}</div></li>')
+    if not items:
+        return ""
+    summary = f"Source passage ({len(items)})" if english else f"来源原文（{len(items)}）"
+    return f'<details class="qa-sources"><summary>{summary}</summary><ol>{"".join(items)}</ol></details>'
+
+
+def jump_button(source: str, start: int, end: int, label: str, text: str) -> str:
+    """A passage the reader can click to see it highlighted in the article (`assets/chat.js`). The
+    place travels in the button's value, "start:end:source" (the chat's sanitizer drops data-*)."""
+    return (f'<button type="button" class="qa-jump" value="{start}:{end}:{html.escape(source)}">'
+            f'<span class="qa-jump-where">{html.escape(label)}</span>'
+            f'<span class="qa-jump-text">{escape_html_text(text)}</span></button>')
+
+
+def closest_html(regions: list[Region], english: bool, document: DocumentLookup, title: TitleLookup,
+                 heading: str) -> str:
+    """The passages to look at, each a button that highlights it in the article."""
+    items = []
+    for r in regions:
+        try:
+            doc = document(r.source)
+        except Exception:
+            continue
+        if not (0 <= r.start < r.end <= len(doc)):
+            continue
+        excerpt, _, _ = _excerpt(shown_quote(doc[r.start:r.end]), 0, 0, 90)
+        label = _label(title(r.source), describe(place(doc, r.start, r.end), english))
+        items.append(f"<li>{jump_button(r.source, r.start, r.end, label, excerpt)}</li>")
+    if not items:
+        return ""
+    return f'<div class="qa-closest"><div class="qa-closest-head">{heading}</div><ol>{"".join(items)}</ol></div>'
+
+
 # ---------------------------------------------------------------- chat replies
 
-
-def highlight_in_passage(passage_text: str, p_start: int, hl_start: int, hl_end: int) -> str:
-    """Escaped HTML of a passage with `[hl_start, hl_end)` (document offsets) in <mark>."""
-    lo = max(hl_start - p_start, 0)
-    hi = min(hl_end - p_start, len(passage_text))
-    if hi <= lo:
-        return escape_html_text(passage_text)
-    return (
-        escape_html_text(passage_text[:lo])
-        + "<mark>"
-        + escape_html_text(passage_text[lo:hi])
-        + "</mark>"
-        + escape_html_text(passage_text[hi:])
-    )
+TitleLookup = Callable[[str], str]
 
 
-def _passage_html(answer: Answer, passage: Passage, english: bool, document: DocumentLookup | None,
-                  name_files: bool) -> str:
-    """One supporting passage: where it is (reader terms), then its text with the quote marked."""
-    if passage.source == answer.source and passage.start < answer.end and answer.start < passage.end:
-        body = highlight_in_passage(passage.text, passage.start, answer.start, answer.end)
-    elif answer.quote and answer.quote in passage.text:
-        at = passage.text.index(answer.quote)
-        body = highlight_in_passage(passage.text, 0, at, at + len(answer.quote))
-    else:
-        body = escape_html_text(passage.text)
-    place_text = where(document, passage.source, passage.start, passage.end, english)
-    label = f"{passage.source} · {place_text}" if name_files else place_text
-    return f'<li><div class="qa-src-meta">{html.escape(label)}</div><div class="qa-src-text">{body}</div></li>'
+def _no_title(source: str) -> str:
+    return source
 
 
-def format_sources(answer: Answer, english: bool = False, document: DocumentLookup | None = None) -> str:
-    """The collapsible 来源 / Sources section (one HTML block, no blank lines)."""
-    if not answer.passages:
-        return ""
-    name_files = len({p.source for p in answer.passages} | {answer.source}) > 1
-    items = "".join(_passage_html(answer, p, english, document, name_files) for p in answer.passages)
-    summary = (f"Passages searched ({len(answer.passages)})" if english
-               else f"来源 / Sources：检索到的段落（{len(answer.passages)}）")
-    return f'<details class="qa-sources"><summary>{summary}</summary><ol>{items}</ol></details>'
+def _missing(source: str) -> str:
+    raise KeyError(source)
 
 
-def format_reply(question: str, answer: Answer, document: DocumentLookup | None = None) -> str:
-    """The chat reply (markdown) for one answer.
+def confidence_html(score: float, english: bool) -> str:
+    """"置信度 0.83" and a "?" that says what it means and how it was measured."""
+    label, why, name = (("confidence", CONFIDENCE_EN, "What confidence means") if english
+                        else ("置信度", CONFIDENCE_ZH, "置信度是什么意思"))
+    return (f'<span class="qa-conf">{label} {score:.2f}</span> <details class="qa-why">'
+            f'<summary title="{html.escape(why)}">?<span class="qa-sr">{name}</span></summary>'
+            f'<span class="qa-why-text">{html.escape(why)}</span></details>')
 
-    Found: the quote as a block quote, then "来源：file · 第 4 段（小标题「…」下） · 置信度 0.83"
-    (English labels for an English question), then the collapsible passages searched.
-    `document(source)` gives an article's text, to say where the quote is; without it the
-    place is given in character numbers. Not found: just "文章中没有找到答案。" /
-    "The article does not say.".
-    """
-    english = is_english(question)
-    if not answer.found or not answer.quote:
-        return NOT_FOUND_EN if english else NOT_FOUND_ZH
-    source = escape_md(answer.source)
-    place_text = escape_md(where(document, answer.source, answer.start, answer.end, english))
+
+def source_line(answer: Answer, english: bool, document: DocumentLookup | None, title: TitleLookup) -> str:
+    """"来源：《八年攻坚 奋楫争先》，第 4 段（小标题「…」下）" (plain text)."""
+    place_text = where(document, answer.source, answer.start, answer.end, english)
+    name = title(answer.source)
     if english:
-        meta = f'Source: {source}, {place_text} · <span class="qa-nowrap">confidence {answer.score:.2f}</span>'
+        return f"Source: 《{name}》, {place_text}"
+    return f"来源：《{name}》，{place_text}"
+
+
+def format_reply(question: str, answer: Answer, document: DocumentLookup | None = None,
+                 title: TitleLookup | None = None) -> str:
+    """The chat reply (markdown with escaped HTML blocks) for one answer, by its kind.
+
+    `document(source)` gives an article's text, to say where a quote is (without it: character
+    numbers) and to show passages; `title(source)` its title (default: the file name)."""
+    english = is_english(question)
+    title = title or _no_title
+    look = document or _missing
+    kind = answer.kind if answer.quote or answer.kind is AnswerKind.NOT_FOUND else AnswerKind.NOT_FOUND
+    if kind is AnswerKind.ANSWERED:
+        meta = (f'<div class="qa-meta-line"><span class="qa-meta">{html.escape(source_line(answer, english, document, title))}'
+                f'</span> · {confidence_html(answer.score, english)}</div>')
+        return "\n\n".join(p for p in (quote_block(answer), meta, sources_html(answer, english, look, title)) if p)
+    if kind is AnswerKind.UNSURE:
+        head = UNSURE_EN if english else UNSURE_ZH
+        quote = Region(answer.source, answer.start, answer.end)
+        others = [r for r in merged(answer.closest) if not (r.source == quote.source
+                                                              and r.start < quote.end and quote.start < r.end)]
+        parts = [f'<div class="qa-kind qa-kind-unsure">{html.escape(head)} {confidence_html(answer.score, english)}</div>',
+                 closest_html([quote], english, look, title,
+                              "Possibly relevant sentence:" if english else "可能相关的原句："),
+                 closest_html(others, english, look, title, "Other passages to look at:" if english else "其他相近的段落：")]
     else:
-        meta = f'来源：{source}，{place_text} · <span class="qa-nowrap">置信度 {answer.score:.2f}</span>'
-    parts = [_blockquote(answer.quote), meta]
-    sources = format_sources(answer, english, document)
-    if sources:
-        parts.append(sources)
-    return "\n\n".join(parts)
+        parts = [NOT_FOUND_EN if english else NOT_FOUND_ZH,
+                 closest_html(merged(answer.closest), english, look, title,
+                              "Closest passages (click to see them in the article):" if english
+                              else "最接近的段落（点击在文章里查看）：")]
+    parts.append(f'<div class="qa-hint">{html.escape(HINT_EN if english else HINT_ZH)}</div>')
+    return "\n\n".join(p for p in parts if p)
 
 
-def format_too_long(question: str) -> str:
-    n = len(question)
-    if is_english(question):
-        return f"Your question is too long ({n:,} characters). Please ask in at most {MAX_QUESTION_CHARS:,} characters."
-    return f"问题太长了（{n} 字），没有作答。请把问题缩短到 {MAX_QUESTION_CHARS} 字以内再问。"
-
-
-# ---------------------------------------------------------------- the article panel
-
-_render_serial = itertools.count(1)  # makes every rendering differ, so the panel always re-applies its scroll
-
-
-def _marked(text: str, lo: int, hi: int, first: bool) -> str:
-    """`text` escaped, with `text[lo:hi]` in a mark (the first part of a hit gets id="qa-hit")."""
-    if hi <= lo:
-        return _line_html(text)
-    mark = '<mark id="qa-hit">' if first else '<mark class="qa-hit-more">'
-    return _line_html(text[:lo]) + mark + _line_html(text[lo:hi]) + "</mark>" + _line_html(text[hi:])
-
-
-def _line_html(text: str) -> str:
-    return html.escape(text, quote=True).replace("\n", "<br>")
-
-
-def _lines_html(doc: str, items: Iterable[Line], start: int | None, end: int | None) -> str:
-    out = []
-    first = True
-    for ln in items:
-        text = doc[ln.start:ln.end]
-        lo = hi = 0
-        if start is not None and end is not None and ln.start < end and start < ln.end:
-            lo, hi = max(start, ln.start) - ln.start, min(end, ln.end) - ln.start
-        body = _marked(text, lo, hi, first)
-        if hi > lo:
-            first = False
-        if ln.role:
-            out.append(f'<p class="qa-h qa-{ln.role}">{body}</p>')
-        else:
-            out.append(f'<p class="qa-p"><span class="qa-n" aria-hidden="true">{ln.number}</span>{body}</p>')
-    return "".join(out)
-
-
-def render_article(text: str, start: int | None = None, end: int | None = None, source: str = "",
-                   note: str = "", scroll: str = "keep") -> str:
-    """The article as escaped HTML, with `text[start:end]` marked (`<mark id="qa-hit">` first).
-
-    Running-text paragraphs carry their number (as the chat replies count them); headings,
-    byline and captions are styled by role. `note` is a status line under the title;
-    `scroll` tells the panel's script what to do: "hit" (bring the highlight into view),
-    "keep" (stay where the reader is) or "top".
-    """
-    valid = start is not None and end is not None and 0 <= start < end <= len(text)
-    if not valid:
-        start = end = None
-    if scroll == "hit" and not valid:
-        scroll = "keep"
-    head = f'<div class="qa-article-title">{html.escape(source)}</div>' if source else ""
-    status = (f'<div class="qa-article-note" role="status" title="{html.escape(note)}">{html.escape(note)}</div>'
-              if note else "")
-    body = _lines_html(text, lines(text), start, end)
-    if not body and text.strip():  # no block structure at all (should not happen): show it plainly
-        body = f'<p class="qa-p">{escape_html_text(text)}</p>'
-    return (
-        f'<div class="qa-article" data-scroll="{html.escape(scroll)}" data-render="{next(_render_serial)}">'
-        f'{head}{status}<div class="qa-article-body" tabindex="0">{body}</div></div>'
-    )
