@@ -37,12 +37,12 @@ UNSURE_ZH = "可能相关，但不确定是否回答了问题。"
 UNSURE_EN = "Possibly relevant, but not sure it answers the question."
 HINT_ZH = "换个问法试试：用文章里的说法，问一件具体的事（谁、哪里、多少、什么时候）。"
 HINT_EN = "Try rephrasing: use the article's own words and ask about one thing (who, where, how many, when)."
-CONFIDENCE_ZH = ("置信度（0–1）：引文回答了这个问题的估计概率。阅读模型给候选句打分，再用逻辑回归在带答案标注的"
-                 "调优问题上校准；达到阈值才作为答案给出，低于阈值只说“可能相关”。")
+CONFIDENCE_ZH = ("置信度（0–1）：这句引文回答了问题的估计概率——阅读模型给候选句打分，再在几个带答案标注的调优问题集上"
+                 "校准（逻辑回归）。够高才作为答案；稍低只说“可能相关”；再低就说没有找到。")
 CONFIDENCE_EN = ("Confidence (0–1): the estimated probability that the quote answers the question — the reading "
-                 "model's score for the sentence, calibrated by logistic regression on tuning questions with known "
-                 "answers. At or above the threshold the quote is given as the answer; below it, only as possibly "
-                 "relevant.")
+                 "model's score for the sentence, calibrated (logistic regression) on tuning question sets with known "
+                 "answers. High enough: given as the answer; a little lower: only \"possibly relevant\"; lower still: "
+                 "not found.")
 EMPTY_ZH = "请输入一个问题。 / Please type a question."
 ERROR_ZH = "抱歉，处理这个问题时出错了，请换个说法再试。"
 ERROR_EN = "Sorry, something went wrong with this question. Please try rephrasing it."
