@@ -136,7 +136,7 @@ def test_add_document_endpoint_refuses_server_paths_and_bad_files(fns, folder, u
         with pytest.raises(gr.Error, match="上传|handle_file"):
             fns["add_document"](bad)
     with pytest.raises(gr.Error, match="没有文字层"):
-        from test_documents import blank_pdf
+        from support.sample_files import blank_pdf
 
         fns["add_document"]({"path": str(upload_file("scan.pdf", blank_pdf())), "orig_name": "scan.pdf"})
     with pytest.raises(gr.Error, match="超过上限"):
