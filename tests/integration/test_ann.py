@@ -47,7 +47,7 @@ def _recall(exact, approx, queries, ef: int) -> float:
 
 
 def test_hnsw_recall_at_10_against_exact_grows_with_ef_search():
-    # Random 64-d clusters are harder for HNSW than text embeddings (recall on real vectors: qa.bench_scale).
+    # Random 64-d clusters are harder for HNSW than text embeddings (recall on real vectors: bench/scale.py).
     x, q = _unit_vectors(5000), _unit_vectors(50, seed=1)
     exact, approx = _index(x, Settings()), _index(x, Settings(ann_threshold=0))
     assert _recall(exact, approx, q, 10) < _recall(exact, approx, q, Settings().hnsw_ef_search) >= 0.95
