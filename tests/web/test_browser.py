@@ -396,16 +396,19 @@ def test_pasted_text_becomes_a_document(browser, docs_server):
 
 
 def test_screenshots(browser, server, tmp_path):
-    """The pictures of docs/web.md: desktop, phone, dark. Copied to $QA_SCREENSHOTS."""
+    """The pictures of docs/web.md: desktop (an answer), phone, dark (a decline, then an answer).
+    Copied to $QA_SCREENSHOTS."""
     shots = {}
-    for name, viewport, extra in [
-        ("screenshot.png", DESKTOP, {}),
-        ("screenshot-phone.png", PHONE, PHONE_ARGS),
-        ("screenshot-dark.png", DESKTOP, {"color_scheme": "dark"}),
+    for name, viewport, extra, before in [
+        ("screenshot.png", DESKTOP, {}, []),
+        ("screenshot-phone.png", PHONE, PHONE_ARGS, []),
+        ("screenshot-dark.png", DESKTOP, {"color_scheme": "dark"}, ["赫章县的县长是谁？"]),
     ]:
         page = open_page(browser, server, viewport=viewport, **extra)
         try:
-            reply = ask(page, QUESTION)
+            for question in before:
+                ask(page, question)
+            ask(page, QUESTION)
             wait_hit_visible(page)
             page.wait_for_timeout(800)
             shots[name] = tmp_path / name
