@@ -36,6 +36,8 @@ bench: $(STAMP)
 # artifacts/bench-scale/, the 1M build takes many minutes here.
 bench-scale: $(STAMP)
 	$(PY) -m bench.scale --json bench/results/bench-scale.json --plot docs/scale.png
+	# The Milvus store (Milvus Lite): 50k real characters, 250k and 1M of them repeated (docs/distributed.md).
+	$(PY) -m bench.milvus_scale --real 50000 --sizes 50000,250000,1000000 --json bench/results/bench-milvus.json
 
 eval: $(STAMP)
 	$(PY) -m qa eval --json docs/eval.json --plot docs/threshold.png

@@ -34,15 +34,18 @@ def parse_args(argv: list[str] | None = None, env: dict | None = None) -> argpar
                    help="folder of .txt / .md documents to answer from (uploads are saved there)")
     p.add_argument("--index", default=str(HERE / "index"), help="index folder (built if missing)")
     p.add_argument("--model", default=None, help="embedding model (default: the bundled e5-small)")
+    p.add_argument("--store", default=env.get("QA_STORE") or None,
+                   help="where the index lives: local (default), milvus:FOLDER (Milvus Lite) or "
+                        "http://HOST:19530 (a Milvus server); docs/distributed.md")
     p.add_argument("--read-only", action="store_true",
                    help="list the documents but do not let the page or the API add or remove any")
     return p.parse_args(argv)
 
 
-def load_engine(docs: str, index_dir: str, model: str | None = None):
+def load_engine(docs: str, index_dir: str, model: str | None = None, store: str | None = None):
     import qa
 
-    engine = qa.QA(docs=docs, index_dir=index_dir, model=model)
+    engine = qa.QA(docs=docs, index_dir=index_dir, model=model, store=store)
     info = engine.info()
     log.info(
         "Loaded model %s; %s chunks from %s documents; index at %s",
@@ -54,7 +57,7 @@ def load_engine(docs: str, index_dir: str, model: str | None = None):
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
-    engine = load_engine(args.docs, args.index, args.model)
+    engine = load_engine(args.docs, args.index, args.model, args.store)
     threading.Thread(target=engine.warm_up, name="warm-up", daemon=True).start()  # while the page loads
     demo = build_app(engine, editable=not args.read_only)
     log.info("Serving on http://%s:%d", args.host, args.port)

@@ -20,7 +20,7 @@ EXIT_BAD_INPUT = 2
 def _engine(args):
     from .engine import QA
 
-    return QA(docs=args.docs, index_dir=args.index, model=args.model)
+    return QA(docs=args.docs, index_dir=args.index, model=args.model, store=args.store)
 
 
 def cmd_index(args) -> int:
@@ -91,6 +91,8 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--index", default=None, help="index folder (default: the project's index/)")
         sp.add_argument("--model", default=None, help="sentence-transformers model name or path (default: QA_MODEL "
                         "or the bundled multilingual-e5-small)")
+        sp.add_argument("--store", default=None, help="where the index lives: local (default), milvus:FOLDER "
+                        "(Milvus Lite) or http://HOST:19530 (a Milvus server); default QA_STORE")
 
     common(sub.add_parser("index", help="build or check the index"))
     ask = sub.add_parser("ask", help="answer a question")
@@ -118,11 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from .models.embedding import ModelLoadError
     from .index.faiss_store import IndexBuildError
+    from .index.store import StoreError
     from .text.normalise import DocumentError
 
     try:
         return {"index": cmd_index, "ask": cmd_ask, "eval": cmd_eval, "train": cmd_train, "calibrate": cmd_calibrate}[args.command](args)
-    except (ModelLoadError, IndexBuildError, DocumentError, FileNotFoundError) as exc:
+    except (ModelLoadError, IndexBuildError, StoreError, DocumentError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,8 +20,8 @@ from .models.loader import load_encoder, load_reader
 from .index import faiss_store as index_mod, retrieval
 from .answering.conversation import FollowUps, Turn
 from .corpus.watch import FolderWatch
-from .index.lexical import BM25Index
 from .answering.quoting import Selector
+from .index.store import LocalStore, Store, open_store
 from .settings import PROJECT_DIR, RetrievalMode, ScorerKind, Settings, default_model_name
 from .types import Answer, AnswerKind, Passage, Span
 
@@ -43,10 +42,12 @@ EMPTY_QUESTION = "请输入问题。 / Please enter a question."
 
 
 class QA:
-    """Question answering over the documents in `docs`, with its index in `index_dir`."""
+    """Question answering over the documents in `docs`, with its index in `index_dir` (the local store)
+    or in the store named by `store` (`Settings.store`, `QA_STORE`): "local", "milvus:FOLDER" (Milvus
+    Lite) or "http://HOST:19530" (a Milvus server); see qa/index/store.py and docs/distributed.md."""
 
     def __init__(self, docs: str | Path | None = None, index_dir: str | Path | None = None,
-                 model: str | None = None, settings: Settings | None = None):
+                 model: str | None = None, settings: Settings | None = None, store: str | None = None):
         self.settings = settings or Settings()
         self.docs_dir = Path(docs) if docs is not None else PROJECT_DIR / "seeds"
         self.index_dir = Path(index_dir) if index_dir is not None else PROJECT_DIR / "index"
@@ -64,10 +65,12 @@ class QA:
         self._encode_lock = threading.Lock()  # HF fast tokenizers are not safe to share across threads
         self._signature = None
         self._lexicon: crosslingual.Lexicon | None = None  # built on the first English question
+        self._generation = 0  # counts store syncs: the lexicon belongs to one
         self.followups = FollowUps(self._similarity)
         self._watch = FolderWatch(self.docs_dir)
         if not self.docs_dir.is_dir():
             raise FileNotFoundError(f"The documents folder {self.docs_dir} does not exist.")
+        self.store: Store = open_store(store, self.index_dir, self.settings, self.model, self.model_name)
         self._refresh(force=True)
 
     # -- the index ---------------------------------------------------------------------------
@@ -76,37 +79,42 @@ class QA:
         return self._watch.signature()  # bounded per question however many documents (qa/watch.py)
 
     def _refresh(self, force: bool = False) -> None:
-        """Load the index, rebuilding it first if the documents or settings changed."""
+        """Bring the store up to date with the documents folder when it (or the settings) changed:
+        the local store loads its index or rebuilds it, the Milvus store upserts or deletes the rows
+        of the documents that changed."""
         signature = self.docs_signature()
         if not force and signature == self._signature:
             return
         with self._lock:
             if not force and signature == self._signature:
                 return
-            expected = index_mod.expected_manifest(self.docs_dir, self.settings, self.model_name)
-            with index_mod.BuildLock(self.index_dir):
-                loaded, why = index_mod.load(self.index_dir, expected)
-                if loaded is None:
-                    log.info("Building the index in %s (%s)", self.index_dir, why)
-                    skipped: list[str] = []
-                    docs = text.load_documents(self.docs_dir, skipped)
-                    for reason in skipped:
-                        log.warning("Skipped a document: %s", reason)
-                    t0 = time.perf_counter()
-                    loaded = index_mod.build(self.index_dir, docs, expected, self.settings, self.model,
-                                             keep_in_memory=self._signature is not None)
-                    self.build_seconds = time.perf_counter() - t0
-                    self.skipped = skipped
-            self._install(loaded)
+            seconds, skipped = self.store.sync(self.docs_dir, keep_in_memory=self._signature is not None)
+            if seconds is not None:
+                for reason in skipped:
+                    log.warning("Skipped a document: %s", reason)
+                self.build_seconds, self.skipped = seconds, skipped
+            self._lexicon = None
+            self._generation += 1
             self._signature = signature
 
-    def _install(self, loaded: index_mod.Index) -> None:
-        self._lexicon = None
-        self.index = loaded
-        self.bm25 = BM25Index([c.text for c in loaded.chunks], self.settings.bm25_tokens)
-        n = loaded.unit_vectors.ntotal
-        self.unit_matrix = loaded.unit_vectors.reconstruct_n(0, n) if n else np.zeros((0, 1), np.float32)
-        self.selector = Selector(loaded, self.unit_matrix, self.bm25, self.settings, self.reader, self.combiner)
+    def _local(self) -> LocalStore:
+        if not isinstance(self.store, LocalStore):
+            raise AttributeError(f"The {self.store.kind} store keeps no in-process index; "
+                                 "use QA.retrieve / QA.document / QA.sources instead.")
+        return self.store
+
+    @property
+    def index(self) -> index_mod.Index:
+        """The loaded in-process index (local store only)."""
+        return self._local().state[0]
+
+    @property
+    def bm25(self):
+        return self._local().state[1]
+
+    @property
+    def unit_matrix(self) -> np.ndarray:
+        return self._local().state[2]
 
     # -- public ------------------------------------------------------------------------------
 
@@ -116,22 +124,26 @@ class QA:
 
     @property
     def sources(self) -> list[str]:
-        return list(self.index.documents)
+        return self.store.sources()
 
     def document(self, source: str) -> str:
         """The cleaned text of `source`; every offset refers to it."""
         try:
-            return self.index.documents[source]
+            return self.store.document(source)
         except KeyError:
             raise KeyError(f"No document named {source!r}; known: {', '.join(self.sources)}") from None
 
     def info(self) -> dict:
         return {
             "model": embedding.model_id(self.model_name, self.settings.encoder_runtime),
-            "chunks": len(self.index.chunks),
-            "documents": len(self.index.documents),
-            "index_dir": str(self.index_dir),
+            **self.store.counts(),
+            "index_dir": self.store.location(),
+            "store": self.store.kind,
         }
+
+    def close(self) -> None:
+        """Let go of the store (Milvus Lite: its data folder, for another process to open)."""
+        self.store.close()
 
     def prepare(self, question: str) -> str:
         if not isinstance(question, str):
@@ -141,14 +153,14 @@ class QA:
             raise ValueError(EMPTY_QUESTION)
         return q
 
-    def _lexical_query(self, question: str, idx: index_mod.Index) -> str:
+    def _lexical_query(self, question: str, generation: int) -> str:
         """What BM25 and coverage look for: the question, or the Chinese words an English one names."""
         if not text.is_english(question):
             return question
         with self._lock:
-            if self._lexicon is None or self.index is not idx:
-                lexicon = crosslingual.Lexicon.in_child(list(idx.documents.values()))
-                if self.index is idx:
+            if self._lexicon is None or self._generation != generation:
+                lexicon = crosslingual.Lexicon.in_child(list(self.store.documents().values()))
+                if self._generation == generation:
                     self._lexicon = lexicon
             else:
                 lexicon = self._lexicon
@@ -178,17 +190,12 @@ class QA:
     def _search(self, q: str, mode: RetrievalMode, only: str | None = None) -> _Search:
         """Embed a prepared question and rank the chunks of the current index (of `only` alone, if given)."""
         self._refresh()
-        with self._lock:
-            idx, selector = self.index, self.selector
+        generation = self._generation
         qvec = self.encode(q)
-        lexical = self._lexical_query(q, idx)
-        allowed = None
-        if only is not None:
-            if only not in idx.documents:
-                raise KeyError(f"No document named {only!r}; known: {', '.join(idx.documents)}")
-            allowed = idx.chunk_ids(only)
-        ranking = retrieval.rank(idx, selector.bm25, lexical, qvec, mode, self.settings, allowed)
-        return _Search(idx, selector, qvec, lexical, ranking)
+        lexical = self._lexical_query(q, generation)
+        found = self.store.search(q, lexical, qvec, mode, only)
+        selector = Selector(found.index, found.unit_matrix, found.coverage, self.settings, self.reader, self.combiner)
+        return _Search(found.index, selector, qvec, lexical, found.ranking)
 
     def retrieve(self, question: str, k: int = 10, mode: RetrievalMode | str = RetrievalMode.HYBRID) -> list[Passage]:
         """The top-`k` passages for `question`, best first."""

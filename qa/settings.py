@@ -169,6 +169,10 @@ class Settings:
     hnsw_ef_construction: int = 200
     # HNSW candidate list per question (efSearch, >= the candidates asked for): more = better recall, slower.
     hnsw_ef_search: int = 128
+    # Where the index lives (qa/index/store.py): None = QA_STORE, else "local" (FAISS + bm25s in this process,
+    # the index folder); "milvus:FOLDER" (Milvus Lite, embedded) or "http://HOST:19530" (a Milvus server),
+    # with "?fusion=milvus" for Milvus's own hybrid_search (RRFRanker) instead of the engine's weighted RRF.
+    store: str | None = None
 
     def index_key(self) -> dict:
         """The settings an index depends on; any change means a rebuild."""
