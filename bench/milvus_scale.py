@@ -102,7 +102,7 @@ class VectorCache:
         return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
     def install(self) -> None:
-        from qa import embedding
+        from qa.models import embedding
 
         original = embedding.encode_passages
 
@@ -186,7 +186,7 @@ def measure(size: int, work: Path, real: int, n_questions: int, fusion: str) -> 
 
     rank_ms, view_ms = [], []
     for q, _ in questions:
-        qvec = engine._encode(q)
+        qvec = engine.encode(q)
         t0 = time.perf_counter()
         ranking = store._rank(q, qvec, RetrievalMode.HYBRID, None)
         rank_ms.append((time.perf_counter() - t0) * 1000)

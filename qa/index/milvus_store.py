@@ -42,7 +42,7 @@ from ..models import embedding
 from ..text import chunking, layout, normalise as text
 from .lexical import _share, idf, tokenize
 from ..settings import ChunkVectors, RetrievalMode, Settings
-from .store import Retrieved, StoreError
+from .store_base import Retrieved, StoreError
 from ..types import Chunk, Document
 
 log = logging.getLogger(__name__)

@@ -78,6 +78,7 @@ def rows(engine: QA, collection: str, source: str) -> int:
 QUESTIONS = ["云雾镇共有多少亩茶园？", "青石桥全长多少米？", "红星小学有多少名教师？", "桥下的河流叫什么名字？"]
 
 
+@pytest.mark.slow  # loads the encoder and opens Milvus Lite
 def test_round_trip_answers_as_the_local_store_does(tmp_path, docs, spec):
     milvus = QA(docs=docs, index_dir=tmp_path / "unused", settings=RULES, store=spec)
     local = QA(docs=docs, index_dir=tmp_path / "index", settings=RULES, store="local")
@@ -100,6 +101,7 @@ def test_round_trip_answers_as_the_local_store_does(tmp_path, docs, spec):
     milvus.close()
 
 
+@pytest.mark.slow  # loads the encoder and opens Milvus Lite
 def test_changed_document_upserts_only_its_rows(tmp_path, docs, spec, counted):
     engine = QA(docs=docs, index_dir=tmp_path / "unused", settings=RULES, store=spec)
     assert "三千亩" in engine.candidate("云雾镇共有多少亩茶园？").quote
@@ -118,6 +120,7 @@ def test_changed_document_upserts_only_its_rows(tmp_path, docs, spec, counted):
     engine.close()
 
 
+@pytest.mark.slow  # loads the encoder and opens Milvus Lite
 def test_removed_document_is_never_quoted_again(tmp_path, docs, spec, counted):
     engine = QA(docs=docs, index_dir=tmp_path / "unused", settings=RULES, store=spec)
     assert engine.candidate("红星小学有多少名教师？").source == "school.txt"
@@ -136,18 +139,20 @@ def test_removed_document_is_never_quoted_again(tmp_path, docs, spec, counted):
     engine.close()
 
 
+@pytest.mark.slow  # loads the encoder and opens Milvus Lite
 def test_only_restricts_to_one_document(tmp_path, docs, spec):
     engine = QA(docs=docs, index_dir=tmp_path / "unused", settings=RULES, store=spec)
     assert engine.candidate("青石桥全长多少米？").source == "bridge.txt"
     a = engine.candidate("青石桥全长多少米？", only="tea.txt")
     assert a.source == "tea.txt" and all(p.source == "tea.txt" for p in a.passages)
     assert all(p.source == "school.txt" for p in engine.store.search(
-        "教师", "教师", engine._encode("教师"), "hybrid", only="school.txt").index.chunks)
+        "教师", "教师", engine.encode("教师"), "hybrid", only="school.txt").index.chunks)
     with pytest.raises(KeyError, match="No document named 'nope.txt'"):
         engine.candidate("青石桥全长多少米？", only="nope.txt")
     engine.close()
 
 
+@pytest.mark.slow  # loads the encoder and opens Milvus Lite
 def test_a_reader_without_the_documents_answers_from_the_store(tmp_path, docs, spec):
     writer = QA(docs=docs, index_dir=tmp_path / "unused", settings=RULES, store=spec)
     empty = tmp_path / "empty"
@@ -169,6 +174,7 @@ def test_a_reader_without_the_documents_answers_from_the_store(tmp_path, docs, s
     writer.close(), reader.close()
 
 
+@pytest.mark.slow  # loads the encoder and opens Milvus Lite
 def test_milvus_hybrid_search_option(tmp_path, docs, lite):
     engine = QA(docs=docs, index_dir=tmp_path / "unused", settings=RULES,
                 store=f"milvus:{lite}?fusion=milvus&name=hybrid_option")
@@ -180,6 +186,7 @@ def test_milvus_hybrid_search_option(tmp_path, docs, lite):
     engine.close()
 
 
+@pytest.mark.slow  # loads the encoder and opens Milvus Lite
 def test_restart_keeps_data(tmp_path, docs, counted):
     spec = f"milvus:{tmp_path / 'lite'}"
     first = QA(docs=docs, index_dir=tmp_path / "unused", settings=RULES, store=spec)
@@ -193,6 +200,7 @@ def test_restart_keeps_data(tmp_path, docs, counted):
     again.close()
 
 
+@pytest.mark.slow  # loads the encoder and opens Milvus Lite
 def test_a_second_process_gets_a_clear_message(tmp_path, docs):
     folder = tmp_path / "lite"
     engine = QA(docs=docs, index_dir=tmp_path / "unused", settings=RULES, store=f"milvus:{folder}")
@@ -205,6 +213,7 @@ def test_a_second_process_gets_a_clear_message(tmp_path, docs):
     engine.close()
 
 
+@pytest.mark.slow  # loads the encoder and opens Milvus Lite
 def test_a_write_that_fails_half_way_leaves_the_previous_version(tmp_path, docs, spec, monkeypatch):
     engine = QA(docs=docs, index_dir=tmp_path / "unused", settings=RULES, store=spec)
     store = engine.store
@@ -224,7 +233,7 @@ def test_a_write_that_fails_half_way_leaves_the_previous_version(tmp_path, docs,
     monkeypatch.setattr(client, "upsert", real_upsert)
     # the new rows are in Milvus but no question reads them: the document still has its previous key
     assert rows(engine, "chunks", "tea.txt") > chunks_before
-    search = store.search("云雾镇共有多少亩茶园？", "云雾镇共有多少亩茶园？", engine._encode("云雾镇共有多少亩茶园？"),
+    search = store.search("云雾镇共有多少亩茶园？", "云雾镇共有多少亩茶园？", engine.encode("云雾镇共有多少亩茶园？"),
                           "hybrid")
     assert "三千亩" in search.index.documents["tea.txt"]
     assert all("五千亩" not in c.text for c in search.index.chunks)
