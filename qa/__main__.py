@@ -37,6 +37,7 @@ def cmd_index(args) -> int:
 
 def cmd_ask(args) -> int:
     from .text.normalise import is_english
+    from .types import AnswerKind
 
     question = " ".join(args.question)
     if not question.strip():
@@ -52,16 +53,37 @@ def cmd_ask(args) -> int:
         print(json.dumps(a.to_dict(), ensure_ascii=False, indent=2))
         return 0
     english = is_english(question)
-    if not a.found:
-        print("The article does not say." if english else "文章中没有找到答案。")
-        print(f"(confidence {a.score:.2f} is below the threshold {engine.settings.threshold:.2f})")
+    where = "characters" if english else "字符"
+    if a.kind is AnswerKind.ANSWERED:
+        print(f"“{_emphasised(a)}”")
+        print(f"  — {a.source}, {where} {a.start}–{a.end}, confidence {a.score:.2f}")
+        for i, p in enumerate(a.passages, 1):
+            print(f"\n[{i}] {p.source} {p.start}–{p.end} (score {p.score:.2f})")
+            print("    " + p.text.replace("\n", "\n    "))
         return 0
-    print(f"“{a.quote}”")
-    print(f"  — {a.source}, characters {a.start}–{a.end}, confidence {a.score:.2f}")
-    for i, p in enumerate(a.passages, 1):
-        print(f"\n[{i}] {p.source} {p.start}–{p.end} (score {p.score:.2f})")
-        print("    " + p.text.replace("\n", "\n    "))
+    threshold = engine.settings.active_threshold
+    if a.kind is AnswerKind.UNSURE:
+        print("Possibly relevant, but not sure it answers the question:" if english
+              else "可能相关，但不确定是否回答了问题：")
+        print(f"“{_emphasised(a)}”")
+        print(f"  — {a.source}, {where} {a.start}–{a.end}, confidence {a.score:.2f} (answers need {threshold:.2f})")
+    else:
+        print("The article does not say." if english else "文章中没有找到答案。")
+    others = [p for p in a.closest if (p.source, p.start, p.end) != (a.source, a.start, a.end)]
+    if others:
+        print("\nClosest passages:" if english else "\n最接近的段落：")
+        for i, p in enumerate(others, 1):
+            print(f"[{i}] {p.source} {p.start}–{p.end}: {p.text}")
+    print("\nTry asking with words the article uses." if english else "\n可以换个说法，用文章里的词再问一次。")
     return 0
+
+
+def _emphasised(a) -> str:
+    """The quote with the reader's answer span in 【】 when there is one."""
+    if a.span is None or not a.start <= a.span.start < a.span.end <= a.end:
+        return a.quote
+    s, e = a.span.start - a.start, a.span.end - a.start
+    return f"{a.quote[:s]}【{a.quote[s:e]}】{a.quote[e:]}"
 
 
 def cmd_eval(args) -> int:
