@@ -118,18 +118,28 @@ def best_span_at(start: np.ndarray, end: np.ndarray, lo: int, hi: int,
 
 def piece_offsets(text: str, pieces: Sequence[str]) -> list[tuple[int, int]] | None:
     """Character range of each sentencepiece piece in `text` ("▁" marks a space or a word start), or
-    None when the pieces do not spell `text` (a normalisation changed a character)."""
+    None when the pieces do not spell `text`. The tokenizer reads NFKC-normalised text ("，" as ","),
+    so the pieces are matched against each character's NFKC form and mapped back."""
+    import unicodedata
+
+    norm, owner = [], []  # the NFKC text, and which character of `text` each of its characters came from
+    for i, ch in enumerate(text):
+        for n in unicodedata.normalize("NFKC", ch):
+            norm.append(n)
+            owner.append(i)
+    norm_text = "".join(norm)
     out, pos = [], 0
     for piece in pieces:
         bare = piece.replace("\u2581", " ").strip()
-        while pos < len(text) and text[pos].isspace():
+        while pos < len(norm_text) and norm_text[pos].isspace():
             pos += 1
         if not bare:
-            out.append((pos, pos))
+            at = owner[pos] if pos < len(owner) else len(text)
+            out.append((at, at))
             continue
-        if not text.startswith(bare, pos):
+        if not norm_text.startswith(bare, pos):
             return None
-        out.append((pos, pos + len(bare)))
+        out.append((owner[pos], owner[pos + len(bare) - 1] + 1))
         pos += len(bare)
     return out
 

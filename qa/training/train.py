@@ -320,7 +320,7 @@ class _Model:
 def train(items: list, out: Path, model_dir: Path, base_label: str, *, epochs: float = 1.0, questions_per_batch: int = 8, lr: float = 5e-4, rank: int = 16, alpha: int = 32,
           max_length: int = 128, minutes: float | None = None, steps: int | None = None, seed: int = 0,
           save_every: int = 100, data_note: str = "", resume: Path | None = None, tuning: str = "lora",
-          layers: int | None = None, reads: str = "window") -> dict:
+          layers: int | None = None, reads: str = "window", head_lr: float | None = None) -> dict:
     """Train and save the span reader (`ReadExample` items) to `out`;
     returns the record written to scorer.json['trained']."""
     import torch
@@ -335,14 +335,19 @@ def train(items: list, out: Path, model_dir: Path, base_label: str, *, epochs: f
 
         before = ScorerConfig.read(resume).trained
     params = model.parameters()
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    # The head starts from random weights: with full fine-tuning's small encoder rate it learns too slowly
+    # (a 467-batch run at 6e-5 learned only "no answer"), so it may get a rate of its own.
+    head = list(model.head.parameters())
+    body = [p for p in params if all(p is not h for h in head)]
+    optimizer = torch.optim.AdamW([{"params": body, "scale": 1.0},
+                                   {"params": head, "scale": (head_lr or lr) / lr}], lr=lr, weight_decay=0.01)
     batches = [items[i : i + questions_per_batch] for i in range(0, len(items), questions_per_batch)]
     planned = steps or max(1, int(len(batches) * epochs))
     total = planned
     warmup = max(1, total // 20)
     t0 = time.perf_counter()
     record = {"data": data_note, "items": len(items), "questions_per_batch": questions_per_batch, "lr": lr,
-              "tuning": tuning, "seed": seed, "planned_steps": planned}
+              "tuning": tuning, "seed": seed, "planned_steps": planned, "head_lr": head_lr or lr}
     if tuning == "lora":
         record |= {"lora_rank": rank, "lora_alpha": alpha}
     if before:
@@ -359,7 +364,7 @@ def train(items: list, out: Path, model_dir: Path, base_label: str, *, epochs: f
     while step < total:
         loss = _span_loss(model, batches[step % len(batches)], max_length)
         for group_ in optimizer.param_groups:
-            group_["lr"] = lr * schedule(step)
+            group_["lr"] = lr * group_["scale"] * schedule(step)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -419,6 +424,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-questions", type=int, default=None,
                    help="windows per batch (default 16)")
     p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--head-lr", type=float, default=None, help="learning rate of the start/end head (default: --lr)")
     p.add_argument("--rank", type=int, default=16, help="LoRA rank")
     p.add_argument("--far", type=float, default=0.5, help="span: share of questions with a window of another paragraph")
     p.add_argument("--near", type=float, default=0.5,
@@ -473,7 +479,7 @@ def run(args) -> int:
                    questions_per_batch=args.batch_questions or 16, lr=args.lr, rank=args.rank, max_length=max_length,
                    minutes=args.minutes, steps=args.steps, seed=args.seed, data_note=note,
                    resume=Path(args.resume) if args.resume else None, tuning=args.tuning, layers=args.layers,
-                   reads=args.reads)
+                   reads=args.reads, head_lr=args.head_lr)
     size = sum(f.stat().st_size for f in out.iterdir())
     print(f"saved {out} ({size / 1e6:.1f} MB) after {record['steps']} steps in {record['seconds']} s", flush=True)
     return 0
