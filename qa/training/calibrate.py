@@ -33,8 +33,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also the dev split of this question file over --docs (e.g. eval/questions.jsonl)")
     p.add_argument("--docs", type=Path, default=PROJECT_DIR / "seeds", help="documents of --questions")
     p.add_argument("--c", type=float, default=1.0, help="inverse regularisation of the logistic combiner")
-    p.add_argument("--no-near-misses", dest="near_misses", action="store_false",
-                   help="do not add near-miss questions (a subject swapped for another of the same document)")
+    p.add_argument("--near-misses", type=float, default=0.25,
+                   help="near-miss questions (a subject swapped for another of the same document) to add, as a "
+                        "share of the tuning questions (0: none)")
+    p.add_argument("--out", type=Path, default=None, help="write the combiner here (default: the shipped file)")
 
 
 def collect(engine, questions, reader) -> tuple[list, list[bool]]:
@@ -85,6 +87,7 @@ def near_misses(questions, documents: dict[str, str], seed: int = 0) -> list:
             continue
         swapped = asked.replace(name, rng.choice(others), 1)
         out.append(Question(f"{q.id}-swap", swapped, None, QuestionType.UNANSWERABLE, q.split, source=source))
+    rng.shuffle(out)  # a share of them is taken from the front: not only the first documents'
     return out
 
 
@@ -146,7 +149,7 @@ def run(args) -> int:
         try:
             tune = [q for q in squad_questions(path, args.holdout, docs) if q.split == "dev"]
             texts = {f.name: f.read_text(encoding="utf-8") for f in docs.glob("*.txt")}
-            swapped = near_misses(tune, texts) if args.near_misses else []
+            swapped = near_misses(tune, texts)[: int(args.near_misses * len(tune))]
             log(f"{path.name}: {len(tune)} tuning questions, {len(swapped)} near misses; building the index ...")
             engine = QA(docs=str(docs), index_dir=str(index), settings=settings)
             sets[f"{path.name} tuning part ({len(tune)} questions + {len(swapped)} near misses, holdout "
@@ -160,7 +163,7 @@ def run(args) -> int:
         try:
             engine = QA(docs=str(args.docs), index_dir=str(index), settings=settings)
             texts = {d: engine.document(d) for d in engine.sources}
-            swapped = near_misses(dev, texts) if args.near_misses else []
+            swapped = near_misses(dev, texts)[: int(args.near_misses * len(dev))]
             sets[f"{args.questions.name} dev split ({len(dev)} questions + {len(swapped)} near misses)"] = collect(
                 engine, dev + swapped, reader)
         finally:
@@ -176,7 +179,7 @@ def run(args) -> int:
     threshold, unsure, rates = choose_thresholds(combiner, sets)
     combiner = replace(combiner, fitted=combiner.fitted | {"threshold": threshold, "unsure_threshold": unsure,
                                                            "at_threshold": rates})
-    combiner.save()
+    combiner.save(*([args.out] if args.out else []))
     log(f"fitted on {len(groups)} questions in {time.perf_counter() - t0:.0f} s; wrote the combiner")
     for name, w in zip(combiner.to_dict()["features"], combiner.coef):
         log(f"  {name:>14} {w:+.3f}")
