@@ -63,10 +63,10 @@ class ChunkVectors(Choice):
 # (mean of HasAns and NoAns) of CMRC's tuning half and the article's dev split, so neither domain
 # dominates — chosen by `python -m qa calibrate`, which records it in the combiner file (a test keeps
 # the two equal; README, "How the defaults were chosen"); rules: best balanced on the article's dev split.
-DEFAULT_THRESHOLDS = {ScorerKind.LEARNED: 0.58, ScorerKind.RULES: 0.67}
+DEFAULT_THRESHOLDS = {ScorerKind.LEARNED: 0.86, ScorerKind.RULES: 0.67}
 # Below the answer threshold and at or above this one, the best quote is shown as "unsure" (possibly
 # relevant, not the answer); below it, "not found". The rules have no unsure band.
-DEFAULT_UNSURE_THRESHOLDS = {ScorerKind.LEARNED: 0.58, ScorerKind.RULES: 0.67}
+DEFAULT_UNSURE_THRESHOLDS = {ScorerKind.LEARNED: 0.44, ScorerKind.RULES: 0.67}
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also the dev split of this question file over --docs (e.g. eval/questions.jsonl)")
     p.add_argument("--docs", type=Path, default=PROJECT_DIR / "seeds", help="documents of --questions")
     p.add_argument("--c", type=float, default=1.0, help="inverse regularisation of the logistic combiner")
-    p.add_argument("--near-misses", type=float, default=0.25,
+    p.add_argument("--near-misses", type=float, default=0.0,
                    help="near-miss questions (a subject swapped for another of the same document) to add, as a "
                         "share of the tuning questions (0: none)")
     p.add_argument("--out", type=Path, default=None, help="write the combiner here (default: the shipped file)")

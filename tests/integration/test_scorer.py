@@ -47,10 +47,12 @@ def test_calibration_is_monotone_and_a_probability():
     assert all(a <= b for a, b in zip(probs, probs[1:])) and probs[-1] > probs[0]
 
 
-def test_the_default_threshold_is_the_one_calibration_chose():
-    from qa.settings import DEFAULT_THRESHOLDS, ScorerKind
+def test_the_default_thresholds_are_the_ones_calibration_chose():
+    from qa.settings import DEFAULT_THRESHOLDS, DEFAULT_UNSURE_THRESHOLDS, ScorerKind
 
-    assert DEFAULT_THRESHOLDS[ScorerKind.LEARNED] == combiner_mod.Combiner.load().fitted["threshold"]
+    fitted = combiner_mod.Combiner.load().fitted
+    assert DEFAULT_THRESHOLDS[ScorerKind.LEARNED] == fitted["threshold"]
+    assert DEFAULT_UNSURE_THRESHOLDS[ScorerKind.LEARNED] == fitted["unsure_threshold"]
 
 
 def test_the_unsure_threshold_balances_and_the_answer_threshold_keeps_shown_answers_right():
