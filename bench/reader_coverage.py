@@ -14,9 +14,18 @@ from pathlib import Path
 import numpy as np
 
 from qa import QA
+from qa.eval.metrics import sentence_spans
 from qa.eval.questions import squad_questions
-from qa.models.scorer import load_shared
 from qa.settings import ScorerKind, Settings
+
+
+def paragraph_sentences(engine: QA, source: str, start: int, end: int) -> list[str]:
+    """The sentences of the paragraphs (blocks between blank lines) that [start, end) touches."""
+    doc = engine.document(source)
+    lo = doc.rfind("\n\n", 0, start)
+    hi = doc.find("\n\n", end)
+    block = doc[0 if lo < 0 else lo + 2 : len(doc) if hi < 0 else hi]
+    return [block[s:e] for s, e in sentence_spans(block)]
 
 
 def main() -> None:
@@ -32,14 +41,14 @@ def main() -> None:
                      if q.split == args.split and q.answerable][: args.limit]
         settings = Settings(scorer=ScorerKind.RULES)
         engine = QA(docs=str(docs), index_dir=str(index), settings=settings)
-        reader = load_shared()
         window, passage, sizes = [], [], []
         for q in questions:
             by_rule = engine.features(q.question)[: settings.rerank_candidates]
-            read = engine.features(q.question, reader)
+            read = [s for p in engine.retrieve(q.question, k=settings.reader_passages)
+                    for s in paragraph_sentences(engine, p.source, p.start, p.end)]
             window.append(any(q.hit(c.text) for c in by_rule))
-            passage.append(any(q.hit(c.text) for c in read))
-            sizes.append(len(read))
+            passage.append(any(q.hit(s) for s in read))
+            sizes.append(len(set(read)))
         print(f"{len(questions)} answerable {args.split} questions of {args.squad.name}")
         print(f"  right sentence among the best {settings.rerank_candidates} by rule score: {np.mean(window):.3f}")
         print(f"  right sentence in the paragraphs of the top {settings.reader_passages} chunks: {np.mean(passage):.3f}"

@@ -212,12 +212,13 @@ class Selector:
             if top:
                 return [replace(c, reader=read[c.unit][0], span=read[c.unit][1]) for c in top]
         top = found[: self.settings.rerank_candidates]
-        logits = self._read(question, [c.unit for c in top], reader)  # each with its neighbours
-        return [replace(c, reader=float(x)) for c, x in zip(top, logits)]
+        read = self._read(question, [c.unit for c in top], reader)  # each with its neighbours
+        return [replace(c, reader=x, span=span) for c, (x, span) in zip(top, read)]
 
-    def _read(self, question: str, units: list[int], reader) -> list[float]:
-        """Each unit's score from a span reader that reads it with up to `reader_context` sentences of
-        its paragraph on each side; candidates of one paragraph share a window when theirs overlap."""
+    def _read(self, question: str, units: list[int], reader) -> list[tuple[float, tuple | None]]:
+        """Each unit's score and best answer span from a span reader that reads it with up to
+        `reader_context` sentences of its paragraph on each side; candidates of one paragraph share a
+        window when theirs overlap."""
         index, context = self.index, self.settings.reader_context
         windows: list[list[int]] = []
         for uid in sorted(units):
@@ -228,14 +229,16 @@ class Selector:
                 last.extend(range(last[-1] + 1, hi + 1))
             else:
                 windows.append(list(range(lo, hi + 1)))
-        scores = reader.score_windows(question, [[fold(_text(index, index.units[u])) for u in w] for w in windows])
-        best: dict[int, float] = {}
-        for window, row in zip(windows, scores):
-            for u, x in zip(window, row):
-                best[u] = max(best.get(u, -np.inf), float(x))
-        cut = [u for u in units if not np.isfinite(best[u])]  # past the token budget of a shared window
-        for u, row in zip(cut, reader.score_windows(question, [[fold(_text(index, index.units[u]))] for u in cut])):
-            best[u] = float(row[0]) if np.isfinite(row[0]) else -30.0  # a sentence with no token at all
+        read = reader.read_windows(question, [[fold(_text(index, index.units[u])) for u in w] for w in windows])
+        best: dict[int, tuple[float, tuple | None]] = {}
+        for window, (row, spans) in zip(windows, read):
+            for u, x, span in zip(window, row, spans):
+                if float(x) > best.get(u, (-np.inf, None))[0]:
+                    best[u] = (float(x), span)
+        cut = [u for u in units if not np.isfinite(best[u][0])]  # past the token budget of a shared window
+        for u, (row, spans) in zip(cut, reader.read_windows(question, [[fold(_text(index, index.units[u]))]
+                                                                        for u in cut])):
+            best[u] = (float(row[0]), spans[0]) if np.isfinite(row[0]) else (-30.0, None)  # no token at all
         return [best[u] for u in units]
 
     def _read_passages(self, question: str, ranking: list[Scored], reader) -> dict[int, tuple[float, tuple | None]]:

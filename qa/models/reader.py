@@ -197,6 +197,17 @@ class SpanReader:
         start, end = offsets[at[0] - lo][0], offsets[at[1] - lo][1]
         return (start, end) if end > start else None
 
+    def read_windows(self, question: str, windows: Sequence[Sequence[str]]) -> list[tuple[np.ndarray, list]]:
+        """`score_windows` with each sentence's best answer span (characters of the sentence, or None)."""
+        encoded = [encode_window(self._pieces, self._special, question, w, self.max_length) for w in windows]
+        out = []
+        for sentences, (window, logits) in zip(windows, self._read(encoded)):
+            scores = sentence_scores(logits, window)
+            spans = [self._char_span(t, window, logits, i) if np.isfinite(x) else None
+                     for i, (t, x) in enumerate(zip(sentences, scores))]
+            out.append((scores, spans))
+        return out
+
     def score_windows(self, question: str, windows: Sequence[Sequence[str]]) -> list[np.ndarray]:
         """For each window (consecutive sentences), one score per sentence: how likely it holds the answer."""
         if not windows:
