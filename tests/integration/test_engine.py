@@ -139,8 +139,10 @@ def test_abstains_below_the_threshold_and_answers_above(seed_engine):
         assert strict.document(p.source)[p.start:p.end] == p.text
     unsure = QA(index_dir=seed_engine.index_dir, settings=seed_engine.settings.with_(threshold=1.01)).answer(question)
     assert unsure.kind is AnswerKind.UNSURE and not unsure.found and "828" in unsure.quote and unsure.closest
-    shown = seed_engine.answer(question)
+    lenient = QA(index_dir=seed_engine.index_dir, settings=seed_engine.settings.with_(threshold=0.5))
+    shown = lenient.answer(question)
     assert shown.found and shown.kind is AnswerKind.ANSWERED and shown.closest == ()
+    assert shown.span is not None and shown.span.text in shown.quote and "828" in shown.span.text
 
 
 def test_the_engine_reads_with_as_many_threads_as_its_settings_say(seed_engine):

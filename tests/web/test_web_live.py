@@ -72,7 +72,9 @@ def test_chat_endpoint_answers_with_the_quote(client):
 def test_answer_endpoint_returns_the_documented_dict(client):
     result = client.predict(QUESTION, api_name="/answer")
     assert set(result) == ANSWER_KEYS
-    assert result["found"] is True and "828" in result["quote"]
+    # 0.80 confident: quoted as unsure under the 0.86 answer threshold (docs/trust.md), with its closest passages
+    assert result["kind"] in ("answered", "unsure") and "828" in result["quote"]
+    assert result["found"] is (result["kind"] == "answered") and (result["kind"] == "answered" or result["closest"])
     assert isinstance(result["start"], int) and result["end"] - result["start"] == len(result["quote"])
     assert result["passages"] and all(set(p) == PASSAGE_KEYS for p in result["passages"])
 
