@@ -233,7 +233,7 @@ class Selector:
         best: dict[int, tuple[float, tuple | None]] = {}
         for window, (row, spans) in zip(windows, read):
             for u, x, span in zip(window, row, spans):
-                if float(x) > best.get(u, (-np.inf, None))[0]:
+                if u not in best or float(x) > best[u][0]:  # -inf (cut off) is kept until a window reads it
                     best[u] = (float(x), span)
         cut = [u for u in units if not np.isfinite(best[u][0])]  # past the token budget of a shared window
         for u, (row, spans) in zip(cut, reader.read_windows(question, [[fold(_text(index, index.units[u]))]

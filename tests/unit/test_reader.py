@@ -76,3 +76,23 @@ def test_a_near_miss_question_names_something_its_window_does_not():
     figure = near_miss("2014年有多少个贫困村？", "2014年有贫困村100个。", {}, random.Random(0))
     assert figure is not None and "2014" not in figure and figure.endswith("年有多少个贫困村？")
     assert near_miss("有多少所大学？", window, pool, random.Random(0)) is None  # nothing to swap
+
+
+def test_a_sentence_cut_off_in_a_shared_window_is_read_alone_with_its_span():
+    """A candidate past the token budget of the window it shares gets -inf there and is read again alone
+    (quoting.Selector._read); read_windows keeps a score and a span (or None) for every sentence."""
+    import numpy as np
+
+    def chars(texts):
+        return [[ord(c) % 50 + 10 for c in t] for t in texts]
+
+    def run(ids, mask):
+        logits = np.zeros((ids.shape[0], ids.shape[1], 2), dtype=np.float32)
+        logits[:, :, 0] = logits[:, :, 1] = -1.0
+        return logits
+
+    r = reader.SpanReader(run, chars, (0, 2), 1, 24, threads=1,
+                          id_to_piece=lambda ids: ["x"] * len(ids))
+    out = r.read_windows("谁？", [["一二三四五六七八九十", "甲乙丙丁戊己庚辛壬癸"]])
+    scores, spans = out[0]
+    assert len(scores) == 2 and len(spans) == 2 and not np.isfinite(scores[1])
