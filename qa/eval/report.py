@@ -190,7 +190,8 @@ def plot_reliability(report: EvalReport, path: Path, system: str = "hybrid") -> 
         bins = calibration_bins(outs)
         if bins:
             ece = expected_calibration_error(outs)
-            ax.plot([p for p, _, _ in bins], [r for _, r, _ in bins], "o-", label=f"{split} (ECE {ece:.3f})")
+            name = getattr(split, "value", split)
+            ax.plot([p for p, _, _ in bins], [r for _, r, _ in bins], "o-", label=f"{name} (ECE {ece:.3f})")
             for p, r, n in bins:
                 ax.annotate(str(n), (p, r), fontsize=6, textcoords="offset points", xytext=(3, -8))
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence", ylabel="share of right quotes",
