@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 from qa.engine import QA
+from qa.types import AnswerKind
 from qa.types import Answer
 from support.live_server import live_app
 
@@ -157,13 +158,15 @@ def check_answer(engine: QA, a: Answer) -> None:
     """The invariants of every Answer, whatever the question."""
     assert isinstance(a, Answer) and isinstance(a.found, bool)
     assert 0.0 <= a.score <= 1.0
-    if a.found:
+    assert a.found is (a.kind is AnswerKind.ANSWERED)
+    if a.kind is not AnswerKind.NOT_FOUND:  # answered or unsure: a verbatim quote
         doc = engine.document(a.source)
         assert doc[a.start:a.end] == a.quote, "the quote is not a verbatim slice of its document"
         assert 0 < len(a.quote) <= engine.settings.max_quote_chars
         assert a.passages and all(engine.document(p.source)[p.start:p.end] == p.text for p in a.passages)
     else:
         assert a.quote == "" and a.source == "" and a.passages == ()
+    assert all(engine.document(p.source)[p.start:p.end] == p.text for p in a.closest)
 
 
 # ------------------------------------------------------------------------------ the table, API
@@ -176,8 +179,8 @@ def test_api(engine, case, no_writes):
         return
     a = api_answer(engine, case)
     check_answer(engine, a)
-    if case.quote_has:
-        assert a.found and case.quote_has in a.quote
+    if case.quote_has:  # quoted: as the answer, or as unsure below the answer threshold (docs/trust.md)
+        assert a.kind is not AnswerKind.NOT_FOUND and case.quote_has in a.quote
     if case.found is not None and not case.wordless:  # wordless: see test_wordless_question_is_declined
         assert a.found is case.found, f"found={a.found} score={a.score} quote={a.quote!r}"
     if case.same_as:
@@ -265,14 +268,14 @@ def test_web(engine, web, case, no_writes):
     assert_same_answer(got, a, score_tol=1e-6)
     assert [(p["source"], p["start"], p["end"], p["text"]) for p in got["passages"]] == \
         [(p.source, p.start, p.end, p.text) for p in a.passages]
-    if got["found"]:
+    if got["kind"] != "not_found":
         assert engine.document(got["source"])[got["start"]:got["end"]] == got["quote"]
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")
 def test_web_still_answers_after_the_bad_input(web):
     got = web.answer(BY_ID["simplified"].question)
-    assert got["found"] and "828个" in got["quote"]
+    assert got["kind"] != "not_found" and "828个" in got["quote"]
 
 
 # ------------------------------------------------------------------------------ the table, CLI
@@ -316,7 +319,7 @@ def test_undecodable_files_are_skipped_with_reasons_and_the_rest_is_answered(tmp
     for name in ("gbk.txt", "latin1.md", "binary.txt"):
         assert any(name in reason and "UTF-8" in reason for reason in engine.skipped), engine.skipped
     a = engine.answer("赫章县共创建达标党支部多少个？")
-    assert a.found and a.source == "good.txt" and "828个" in a.quote
+    assert a.kind is not AnswerKind.NOT_FOUND and a.source == "good.txt" and "828个" in a.quote
     check_answer(engine, a)
     tea = engine.answer("云岭县今年新建茶园多少亩？")
     assert tea.source in ("", "good.txt")  # never the skipped file

@@ -15,7 +15,7 @@ BOT = '#qa-chat [data-testid="bot"]'
 USER = '#qa-chat [data-testid="user"]'
 HIT = "#qa-article mark#qa-hit"
 
-QUESTION = "赫章县共创建达标党支部多少个？"
+QUESTION = "获得“时代楷模”称号的海雀村原党支部书记是谁？"  # answered with confidence (0.94)
 DEEP_QUESTION = "十三五期间赫章县累计搬迁安置多少户？"  # its quote is far down the article
 DECLINED = "What is the capital of France?"
 TITLE = "八年攻坚 奋楫争先"  # the seed article's headline (its first line is the page's banner)

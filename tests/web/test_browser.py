@@ -74,7 +74,7 @@ CONTRAST = """(el) => {
 def test_question_gets_quote_place_and_article_highlight(page):
     reply = ask(page, QUESTION)
     text = reply.inner_text()
-    assert "828" in text
+    assert "王朝荣" in text
     assert reply.locator("blockquote").count() == 1
     assert "置信度" in text
     assert re.search(r"第 \d+ 段（小标题「.+」下）", text), text  # where, in reader terms
@@ -82,7 +82,7 @@ def test_question_gets_quote_place_and_article_highlight(page):
     # The article panel highlights the quote, scrolled into its visible area.
     hit = page.locator(HIT)
     hit.wait_for()
-    assert "828" in hit.inner_text()
+    assert "王朝荣" in hit.inner_text()
     wait_hit_visible(page)
     # The paragraph number the reply names is the one shown beside the highlight.
     number = re.search(r"第 (\d+) 段", text).group(1)
@@ -91,7 +91,7 @@ def test_question_gets_quote_place_and_article_highlight(page):
     # The collapsible sources open and show the quote highlighted, places but no raw scores.
     reply.locator("details.qa-sources summary").click()
     marks = reply.locator("details.qa-sources mark")
-    assert marks.count() >= 1 and "828" in marks.first.inner_text()
+    assert marks.count() >= 1 and "王朝荣" in marks.first.inner_text()
     metas = reply.locator(".qa-src-meta").all_inner_texts()
     assert metas and all(re.search(r"段|标题|署名|图片说明", m) and not re.search(r"\d\.\d\d", m) for m in metas)
 
@@ -149,7 +149,7 @@ def test_question_shows_at_once_and_the_input_waits_clearly(page, engine):
         assert overlays == 0
         # Then the answer, and the input takes questions again, with the focus back.
         page.locator(BOT).first.wait_for()
-        assert "828" in page.locator(BOT).first.inner_text()
+        assert "王朝荣" in page.locator(BOT).first.inner_text()
         page.wait_for_function("() => !document.querySelector('#qa-input textarea').disabled")
         page.wait_for_function("() => document.activeElement === document.querySelector('#qa-input textarea')")
         assert box.get_attribute("placeholder") != "" and "正在查找答案" not in box.get_attribute("placeholder")
@@ -161,7 +161,7 @@ def test_a_second_question_after_the_first_is_answered_in_turn(page):
     ask(page, QUESTION)
     ask(page, "赫章县是哪个省的深度贫困县？")
     assert page.locator(USER).count() == 2 and page.locator(BOT).count() == 2
-    assert "828" in page.locator(BOT).first.inner_text() and "贵州" in page.locator(BOT).last.inner_text()
+    assert "王朝荣" in page.locator(BOT).first.inner_text() and "贵州" in page.locator(BOT).last.inner_text()
 
 
 def test_empty_submit_does_nothing_visible(page):
@@ -200,7 +200,7 @@ def test_selecting_an_earlier_reply_highlights_its_quote_again(page):
     ask(page, DEEP_QUESTION)
     page.locator(HIT, has_text="9735").wait_for()
     page.locator(BOT).first.locator("blockquote").click()
-    page.locator(HIT, has_text="828").wait_for()
+    page.locator(HIT, has_text="王朝荣").wait_for()
     wait_hit_visible(page)
     assert "点选" in page.locator("#qa-article .qa-article-note").inner_text()
 
@@ -236,10 +236,10 @@ def test_page_language_is_chinese_whatever_the_browser_locale(browser, server):
 
 def test_screen_reader_labels_of_messages_are_plain_text(page):
     reply = ask(page, QUESTION)
-    page.wait_for_function("sel => (document.querySelector(sel).getAttribute('aria-label') || '').includes('828')", arg=BOT)
+    page.wait_for_function("sel => (document.querySelector(sel).getAttribute('aria-label') || '').includes('王朝荣')", arg=BOT)
     label = reply.get_attribute("aria-label")
     assert "<" not in label and "&lt;" not in label and "\\" not in label and "> " not in label
-    assert "828" in label and "置信度" in label
+    assert "王朝荣" in label and "置信度" in label
     user_label = page.locator(USER).last.get_attribute("aria-label")
     assert user_label.endswith(QUESTION)
 

@@ -117,7 +117,7 @@ def test_copy_copies_the_quote_and_its_source_line_not_markup(browser, server):
         page.wait_for_timeout(300)
         copied = page.evaluate("navigator.clipboard.readText()")
         assert copied == f"{quote}\n{source}"
-        assert source.startswith(f"来源：《{TITLE}》") and "828" in copied
+        assert source.startswith(f"来源：《{TITLE}》") and "王朝荣" in copied
         assert "<" not in copied and "qa-" not in copied and "details" not in copied
     finally:
         page.context.close()
@@ -307,7 +307,7 @@ def test_sources_name_the_title_and_list_one_supporting_passage(page):
     reply.locator("details.qa-sources summary").click()
     items = reply.locator("details.qa-sources li")
     assert items.count() == 1  # one passage, not overlapping copies of it
-    assert "828" in items.first.locator("mark").inner_text()  # and it holds the quote
+    assert "王朝荣" in items.first.locator("mark").inner_text()  # and it holds the quote
     assert items.first.locator(".qa-src-meta").inner_text().startswith(f"《{TITLE}》")
 
 

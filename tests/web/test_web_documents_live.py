@@ -88,9 +88,9 @@ def test_add_ask_in_one_document_and_remove(client, folder, news_file):
 
     # Asked in the new document alone, and in all of them.
     only = client.predict(TEA_QUESTION, None, "news.txt", api_name="/answer")
-    assert only["found"] and only["source"] == "news.txt" and "3.2万亩" in only["quote"]
+    assert only["kind"] != "not_found" and only["source"] == "news.txt" and "3.2万亩" in only["quote"]
     everywhere = client.predict(TEA_QUESTION, api_name="/answer")
-    assert everywhere["found"] and everywhere["source"] == "news.txt"
+    assert everywhere["kind"] != "not_found" and everywhere["source"] == "news.txt"
     elsewhere = client.predict(TEA_QUESTION, None, SEED, api_name="/answer")
     assert elsewhere["source"] in ("", SEED)  # never a quote from another document
 
@@ -110,7 +110,7 @@ def test_pasted_text_and_a_taken_name(client):
     listed = client.predict("news", "另一篇：2022年全县新修产业路40公里。", api_name="/add_text")
     assert "news-2.txt" in names(listed)
     got = client.predict("全县新建蔬菜大棚多少个？", None, "news.txt", api_name="/answer")
-    assert got["found"] and "1200" in got["quote"]
+    assert got["kind"] != "not_found" and "1200" in got["quote"]
     for name in ("news.txt", "news-2.txt"):
         listed = client.predict(name, api_name="/remove_document")
     assert names(listed) == [SEED]
@@ -134,11 +134,11 @@ def test_unusable_uploads_are_refused_with_the_reason(client, tmp_path):
 
 def test_follow_up_with_history(client):
     first = client.predict(POTATO, api_name="/answer")
-    assert first["found"] and "65万亩" in first["quote"] and first["understood_as"] == ""
+    assert first["kind"] != "not_found" and "65万亩" in first["quote"] and first["understood_as"] == ""
     history = [{"question": POTATO, "quote": first["quote"]}]
     follow = client.predict("那蔬菜呢？", history, api_name="/answer")
     assert follow["understood_as"] and "蔬菜" in follow["understood_as"] and "马铃薯" not in follow["understood_as"]
-    assert follow["found"] and "30万亩" in follow["quote"]
+    assert follow["kind"] != "not_found" and "30万亩" in follow["quote"]
     # The same words without the conversation are taken as they are.
     alone = client.predict("那蔬菜呢？", api_name="/answer")
     assert alone["understood_as"] == ""
@@ -161,7 +161,7 @@ def test_app_py_serves_any_folder_and_uploads_survive_a_restart(tmp_path, news_f
         client = client_for(served.url)
         assert names(client.predict(api_name="/documents")) == [SEED, "news.txt"]
         got = client.predict(TEA_QUESTION, None, "news.txt", api_name="/answer")
-        assert got["found"] and "3.2万亩" in got["quote"]
+        assert got["kind"] != "not_found" and "3.2万亩" in got["quote"]
     with app_subprocess(*args, "--read-only", log_dir=tmp_path) as served:
         endpoints = client_for(served.url).view_api(print_info=False, return_format="dict")["named_endpoints"]
         assert "/documents" in endpoints and "/add_document" not in endpoints

@@ -82,7 +82,7 @@ def test_answer_endpoint_returns_the_documented_dict(client):
 def test_answer_endpoint_not_found_has_the_same_keys(client):
     result = client.predict("What is the capital of France?", api_name="/answer")
     assert set(result) == ANSWER_KEYS
-    if not result["found"]:
+    if result["kind"] == "not_found":
         assert result["quote"] == ""
 
 
