@@ -19,7 +19,7 @@ CURATED = {
         "本文作者是谁？",
         "赫章县是哪个省的深度贫困县？",
         "Who wrote this report?",
-        "What is the capital of France?",
+        "Who won the World Cup in 2018?",
     ],
 }
 

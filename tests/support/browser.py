@@ -17,7 +17,7 @@ HIT = "#qa-article mark#qa-hit"
 
 QUESTION = "获得“时代楷模”称号的海雀村原党支部书记是谁？"  # answered with confidence (0.94)
 DEEP_QUESTION = "十三五期间赫章县累计搬迁安置多少户？"  # its quote is far down the article
-DECLINED = "What is the capital of France?"
+DECLINED = "Who won the World Cup in 2018?"  # declined (0.32); some English out-of-scope questions land in the unsure band (docs/trust.md)
 TITLE = "八年攻坚 奋楫争先"  # the seed article's headline (its first line is the page's banner)
 
 
