@@ -244,7 +244,7 @@ class _Model:
         from peft import LoraConfig, PeftModel, get_peft_model
         from safetensors.torch import load_file
 
-        from ..models.base import HEAD, ScorerConfig, ScorerError
+        from ..models.base import FULL, HEAD, ScorerConfig, ScorerError
         from ..models.torch_run import fingerprint, keep_layers, load_base, load_full
 
         self.tokenizer, base = load_base(model_dir)
@@ -258,7 +258,11 @@ class _Model:
             if resume is not None:
                 if ScorerConfig.read(resume).base_fingerprint != self.fingerprint:
                     raise ScorerError(f"{resume} was trained on other base weights; it cannot be resumed here.")
-                load_full(base, resume)
+                if (resume / FULL).exists():
+                    load_full(base, resume)
+                else:  # a LoRA reader goes on in full: its adapter is merged into the weights first
+                    base = PeftModel.from_pretrained(base, str(resume)).merge_and_unload()
+                self.encoder = base
             base.get_input_embeddings().weight.requires_grad_(False)
             if resume is not None:
                 head = load_file(str(resume / HEAD))
@@ -440,7 +444,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layers", type=int, default=None, help="keep only the first N transformer layers (smaller reader)")
     p.add_argument("--reads", default="passage", choices=["passage", "window"],
                    help="span: whole passages in strided windows (passage) or a sentence with 0-3 neighbours")
-    p.add_argument("--resume", default=None, help="go on training a scorer folder (its adapter and head)")
+    p.add_argument("--resume", default=None, help="go on training a scorer folder (its weights and head); with --tuning full a LoRA reader's adapter is merged and trained in full")
 
 
 def load_part(spec: str) -> list[squad.SquadParagraph]:
