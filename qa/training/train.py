@@ -48,6 +48,46 @@ class ReadExample:
     end: int
 
 
+class _Paragraphs:
+    """What both example builders need: each paragraph's quote units and their texts, one BM25 index
+    over every unit, and the tokenizer's pieces."""
+
+    def __init__(self, paragraphs: list[squad.SquadParagraph], tokenizer):
+        from ..index.lexical import BM25Index
+
+        self.tokenizer = tokenizer
+        self.units = [paragraph_units(p.context) for p in paragraphs]
+        self.texts = [[p.context[s:e] for s, e in us] for p, us in zip(paragraphs, self.units)]
+        self.flat = [(pi, ui) for pi, ts in enumerate(self.texts) for ui in range(len(ts))]
+        self.bm25 = BM25Index([self.texts[pi][ui] for pi, ui in self.flat])
+        self.special = (tokenizer.bos_token_id, tokenizer.eos_token_id)
+        # a lone "▁" before CJK text: never an answer's first token
+        self.space = tokenizer.convert_tokens_to_ids("\u2581")
+
+    def pieces(self, batch: list[str]) -> list[list[int]]:
+        return self.tokenizer(batch, add_special_tokens=False)["input_ids"]
+
+    def answer_unit(self, pi: int, answer) -> int | None:
+        """The unit of paragraph `pi` that holds the whole answer, if one does."""
+        inside = [k for k, (s, e) in enumerate(self.units[pi]) if s <= answer.start and answer.end <= e]
+        return inside[0] if inside else None
+
+    def answer_tokens(self, pi: int, k: int, answer) -> list[int]:
+        """Positions of the answer's tokens among the tokens of unit `k` of paragraph `pi`."""
+        enc = self.tokenizer(self.texts[pi][k], add_special_tokens=False, return_offsets_mapping=True)
+        first = self.units[pi][k][0]
+        return [i for i, ((s, e), tid) in enumerate(zip(enc["offset_mapping"], enc["input_ids"]))
+                if e > answer.start - first and s < answer.end - first and tid != self.space]
+
+    def elsewhere(self, question: str, pi: int, answers: set[str]) -> tuple[int, int] | None:
+        """(paragraph, unit) of the best BM25 unit of another paragraph without the answer."""
+        for j in np.argsort(-self.bm25.scores(question))[:20]:
+            pj, uj = self.flat[int(j)]
+            if pj != pi and not any(x in self.texts[pj][uj] for x in answers):
+                return pj, uj
+        return None
+
+
 def build_read_examples(paragraphs: list[squad.SquadParagraph], tokenizer, max_length: int, seed: int,
                         far: float = 0.5, near: float = 0.25, neighbours: int = 3, swap: float = 0.0,
                         progress: bool = True) -> list[ReadExample]:
@@ -58,25 +98,20 @@ def build_read_examples(paragraphs: list[squad.SquadParagraph], tokenizer, max_l
     the answer's own window read with a near-miss question (`near_miss`) — all three: no answer."""
     from tqdm import tqdm
 
-    from ..index.lexical import BM25Index
     from ..models.reader import encode_window
 
     rng = random.Random(seed)
-    units = [[(s, e) for s, e in paragraph_units(p.context)] for p in paragraphs]
-    texts = [[p.context[s:e] for s, e in us] for p, us in zip(paragraphs, units)]
-    flat = [(pi, ui) for pi, ts in enumerate(texts) for ui in range(len(ts))]
-    bm25 = BM25Index([texts[pi][ui] for pi, ui in flat])
-    special = (tokenizer.bos_token_id, tokenizer.eos_token_id)
-    space = tokenizer.convert_tokens_to_ids("\u2581")  # a lone "▁" before CJK text: never an answer's first token
-
-    def pieces(batch: list[str]) -> list[list[int]]:
-        return tokenizer(batch, add_special_tokens=False)["input_ids"]
+    ps = _Paragraphs(paragraphs, tokenizer)
+    texts = ps.texts
 
     def around(pi: int, k: int, lo_limit: int = 0, hi_limit: int | None = None) -> tuple[list[str], int]:
         hi_limit = len(texts[pi]) if hi_limit is None else hi_limit
         lo = max(lo_limit, k - rng.randint(0, neighbours))
         hi = min(hi_limit, k + 1 + rng.randint(0, neighbours))
         return texts[pi][lo:hi], k - lo
+
+    def empty(question: str, sentences: list[str]) -> ReadExample:
+        return ReadExample(encode_window(ps.pieces, ps.special, question, sentences, max_length), 0, 0)
 
     pool = entity_pool([q.question for p in paragraphs for q in p.questions]) if swap else {}
     examples = []
@@ -85,17 +120,13 @@ def build_read_examples(paragraphs: list[squad.SquadParagraph], tokenizer, max_l
             if not q.question or not q.answers:
                 continue
             a = q.answers[0]
-            inside = [k for k, (s, e) in enumerate(units[pi]) if s <= a.start and a.end <= e]
-            if not inside:
+            k = ps.answer_unit(pi, a)
+            if k is None:
                 continue
-            k = inside[0]
             sentences, at = around(pi, k)
-            window = encode_window(pieces, special, q.question, sentences, max_length)
+            window = encode_window(ps.pieces, ps.special, q.question, sentences, max_length)
             lo, hi = window.spans[at]
-            enc = tokenizer(texts[pi][k], add_special_tokens=False, return_offsets_mapping=True)
-            first = units[pi][k][0]
-            toks = [i for i, ((s, e), tid) in enumerate(zip(enc["offset_mapping"], enc["input_ids"]))
-                    if e > a.start - first and s < a.end - first and tid != space]
+            toks = ps.answer_tokens(pi, k, a)
             if not toks or lo + toks[-1] >= hi:
                 continue
             examples.append(ReadExample(window, lo + toks[0], lo + toks[-1]))
@@ -103,21 +134,18 @@ def build_read_examples(paragraphs: list[squad.SquadParagraph], tokenizer, max_l
             if swap and rng.random() < swap:
                 changed = near_miss(q.question, "".join(sentences), pool, rng)
                 if changed:
-                    examples.append(ReadExample(encode_window(pieces, special, changed, sentences, max_length), 0, 0))
+                    examples.append(empty(changed, sentences))
             if rng.random() < far:
-                for j in np.argsort(-bm25.scores(q.question))[:20]:
-                    pj, uj = flat[int(j)]
-                    if pj != pi and not any(x in texts[pj][uj] for x in answers):
-                        other, _ = around(pj, uj)
-                        examples.append(ReadExample(encode_window(pieces, special, q.question, other, max_length), 0, 0))
-                        break
+                other = ps.elsewhere(q.question, pi, answers)
+                if other:
+                    examples.append(empty(q.question, around(*other)[0]))
             if rng.random() < near:
                 others = [j for j in range(len(texts[pi])) if j != k and not any(x in texts[pi][j] for x in answers)]
                 if others:
-                    j = max(others, key=lambda j: bm25.coverage(q.question, texts[pi][j]))
+                    j = max(others, key=lambda j: ps.bm25.coverage(q.question, texts[pi][j]))
                     other, _ = around(pi, j, k + 1 if j > k else 0, k if j < k else None)
                     if not any(x in t for t in other for x in answers):
-                        examples.append(ReadExample(encode_window(pieces, special, q.question, other, max_length), 0, 0))
+                        examples.append(empty(q.question, other))
     rng.shuffle(examples)
     return examples
 
@@ -132,27 +160,22 @@ def build_passage_examples(paragraphs: list[squad.SquadParagraph], tokenizer, ma
     sentence of another paragraph (both: no answer)."""
     from tqdm import tqdm
 
-    from ..index.lexical import BM25Index
     from ..models.reader import encode_window, passage_windows, window_room
     from ..models.base import PASSAGE_PREFIX, QUERY_PREFIX
 
     rng = random.Random(seed)
-    units = [[(s, e) for s, e in paragraph_units(p.context)] for p in paragraphs]
-    texts = [[p.context[s:e] for s, e in us] for p, us in zip(paragraphs, units)]
-    flat = [(pi, ui) for pi, ts in enumerate(texts) for ui in range(len(ts))]
-    bm25 = BM25Index([texts[pi][ui] for pi, ui in flat])
-    special = (tokenizer.bos_token_id, tokenizer.eos_token_id)
-    space = tokenizer.convert_tokens_to_ids("\u2581")
+    ps = _Paragraphs(paragraphs, tokenizer)
+    texts = ps.texts
     prefix = len(tokenizer(PASSAGE_PREFIX, add_special_tokens=False)["input_ids"])
-    lengths = [[len(ids) for ids in tokenizer(ts, add_special_tokens=False)["input_ids"]] if ts else []
+    lengths = [[len(ids) for ids in ps.pieces(ts)] if ts else []
                for ts in tqdm(texts, desc="sentence tokens", disable=not progress)]
-
-    def pieces(batch: list[str]) -> list[list[int]]:
-        return tokenizer(batch, add_special_tokens=False)["input_ids"]
 
     def windows(pi: int, question: str) -> list[tuple[int, int]]:
         q = min(64, len(tokenizer(QUERY_PREFIX + question, add_special_tokens=False)["input_ids"]))
         return passage_windows(lengths[pi], window_room(max_length, q, prefix))
+
+    def encode(question: str, pi: int, lo: int, hi: int):
+        return encode_window(ps.pieces, ps.special, question, texts[pi][lo:hi], max_length)
 
     examples = []
     for pi, para in enumerate(tqdm(paragraphs, desc="passage windows", disable=not progress)):
@@ -160,19 +183,15 @@ def build_passage_examples(paragraphs: list[squad.SquadParagraph], tokenizer, ma
             if not q.question or not q.answers:
                 continue
             a = q.answers[0]
-            inside = [k for k, (s, e) in enumerate(units[pi]) if s <= a.start and a.end <= e]
-            if not inside:
+            k = ps.answer_unit(pi, a)
+            if k is None:
                 continue
-            k = inside[0]
             ranges = windows(pi, q.question)
             holding = [(lo, hi) for lo, hi in ranges if lo <= k < hi]
             lo, hi = min(holding, key=lambda r: abs((r[0] + r[1] - 1) / 2 - k))
-            window = encode_window(pieces, special, q.question, texts[pi][lo:hi], max_length)
+            window = encode(q.question, pi, lo, hi)
             slo, shi = window.spans[k - lo]
-            enc = tokenizer(texts[pi][k], add_special_tokens=False, return_offsets_mapping=True)
-            first = units[pi][k][0]
-            toks = [i for i, ((s, e), tid) in enumerate(zip(enc["offset_mapping"], enc["input_ids"]))
-                    if e > a.start - first and s < a.end - first and tid != space]
+            toks = ps.answer_tokens(pi, k, a)
             if not toks or slo + toks[-1] >= shi:
                 continue
             examples.append(ReadExample(window, slo + toks[0], slo + toks[-1]))
@@ -181,17 +200,14 @@ def build_passage_examples(paragraphs: list[squad.SquadParagraph], tokenizer, ma
                 empty = [(l, h) for l, h in ranges if not any(x in t for t in texts[pi][l:h] for x in answers)]
                 if empty:
                     l, h = rng.choice(empty)
-                    examples.append(ReadExample(encode_window(pieces, special, q.question, texts[pi][l:h],
-                                                              max_length), 0, 0))
+                    examples.append(ReadExample(encode(q.question, pi, l, h), 0, 0))
             if rng.random() < far:
-                for j in np.argsort(-bm25.scores(q.question))[:20]:
-                    pj, uj = flat[int(j)]
-                    if pj != pi and not any(x in texts[pj][uj] for x in answers):
-                        l, h = next((l, h) for l, h in windows(pj, q.question) if l <= uj < h)
-                        if not any(x in t for t in texts[pj][l:h] for x in answers):
-                            examples.append(ReadExample(encode_window(pieces, special, q.question,
-                                                                      texts[pj][l:h], max_length), 0, 0))
-                        break
+                other = ps.elsewhere(q.question, pi, answers)
+                if other:
+                    pj, uj = other
+                    l, h = next((l, h) for l, h in windows(pj, q.question) if l <= uj < h)
+                    if not any(x in t for t in texts[pj][l:h] for x in answers):
+                        examples.append(ReadExample(encode(q.question, pj, l, h), 0, 0))
     rng.shuffle(examples)
     return examples
 
@@ -218,7 +234,7 @@ def near_miss(question: str, window: str, pool: dict[str, list[str]], rng: rando
     from ..text.normalise import tagged
 
     options = [(w, f) for w, f in tagged(question) if f in ENTITY_TAGS and len(w) >= 2 and w in window]
-    options += [(d, "figure") for d in set(re.findall(r"\d+", question)) if d in window]
+    options += [(d, "figure") for d in dict.fromkeys(re.findall(r"\d+", question)) if d in window]  # ordered: seeded runs repeat
     if not options:
         return None
     word, flag = rng.choice(options)

@@ -96,3 +96,27 @@ def test_a_sentence_cut_off_in_a_shared_window_is_read_alone_with_its_span():
     out = r.read_windows("谁？", [["一二三四五六七八九十", "甲乙丙丁戊己庚辛壬癸"]])
     scores, spans = out[0]
     assert len(scores) == 2 and len(spans) == 2 and not np.isfinite(scores[1])
+
+
+def test_a_passage_longer_than_one_window_is_read_across_windows_and_the_later_span_is_found():
+    """Whole-passage reading (reader.read_passage): the passage is cut into strided windows that together
+    cover every sentence; an answer in a sentence only a later window holds gets that sentence's best
+    score and its span as characters of the sentence."""
+    answer = ord("金")
+
+    def run(ids, mask):  # a stand-in model: a sure span on the answer's token, "no answer" elsewhere
+        logits = np.full((ids.shape[0], ids.shape[1], 2), -5.0, dtype=np.float32)
+        logits[:, 0, :] = 0.0
+        logits[ids == answer] = 10.0
+        return logits
+
+    sentences = [f"第{i}句话在这里。" for i in range(9)] + ["奖品是一块金牌。"]
+    r = reader.SpanReader(run, chars, (0, 2), 1, 40, id_to_piece=lambda ids: [chr(i) for i in ids])
+    room = reader.window_room(40, len(reader.QUERY_PREFIX + "奖品是什么？"), len(reader.PASSAGE_PREFIX))
+    ranges = reader.passage_windows([len(s) for s in sentences], room)
+    assert len(ranges) > 1 and ranges[0][1] < len(sentences)  # the first window does not reach the answer
+    assert sorted({i for lo, hi in ranges for i in range(lo, hi)}) == list(range(len(sentences)))
+    scores, spans = r.read_passage("奖品是什么？", sentences)
+    assert int(np.argmax(scores)) == len(sentences) - 1 and scores[-1] > 0 > scores[0]
+    s, e = spans[-1]
+    assert sentences[-1][s:e] == "金"
