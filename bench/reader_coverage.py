@@ -7,7 +7,6 @@ the top `reader_passages` chunks (how a passage reader is fed). Open-corpus sett
     .venv/bin/python bench/reader_coverage.py ../shared/data/cmrc2018_trial.json [--split dev] [--limit N]
 """
 import argparse
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -35,8 +34,8 @@ def main() -> None:
     p.add_argument("--holdout", type=float, default=0.2)
     p.add_argument("--limit", type=int, default=None)
     args = p.parse_args()
-    docs, index = Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp())
-    try:
+    with tempfile.TemporaryDirectory() as d, tempfile.TemporaryDirectory() as i:
+        docs, index = Path(d), Path(i)
         questions = [q for q in squad_questions(args.squad, args.holdout, docs)
                      if q.split == args.split and q.answerable][: args.limit]
         settings = Settings(scorer=ScorerKind.RULES)
@@ -53,9 +52,6 @@ def main() -> None:
         print(f"  right sentence among the best {settings.rerank_candidates} by rule score: {np.mean(window):.3f}")
         print(f"  right sentence in the paragraphs of the top {settings.reader_passages} chunks: {np.mean(passage):.3f}"
               f" ({np.mean(sizes):.1f} sentences read on average)")
-    finally:
-        shutil.rmtree(docs, ignore_errors=True)
-        shutil.rmtree(index, ignore_errors=True)
 
 
 if __name__ == "__main__":

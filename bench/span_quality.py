@@ -7,7 +7,6 @@ accepted answers), and how often a span is given at all. Open-corpus setting of
     .venv/bin/python bench/span_quality.py --questions eval/questions.jsonl
 """
 import argparse
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -24,8 +23,8 @@ def main() -> None:
     p.add_argument("--questions", type=Path, default=None)
     p.add_argument("--holdout", type=float, default=0.2)
     args = p.parse_args()
-    docs, index = Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp())
-    try:
+    with tempfile.TemporaryDirectory() as d, tempfile.TemporaryDirectory() as i:
+        docs, index = Path(d), Path(i)
         if args.squad:
             questions = squad_questions(args.squad, args.holdout, docs)
             engine = QA(docs=str(docs), index_dir=str(index))
@@ -48,9 +47,6 @@ def main() -> None:
         print(f"{name}: {len(questions)} answerable tuning questions, {right} with a right quote")
         print(f"  span given {np.mean(given):.3f}; exact match {np.mean(exact):.3f}, character F1 {np.mean(f1):.3f}"
               f" (over the {len(exact)} spans)")
-    finally:
-        shutil.rmtree(docs, ignore_errors=True)
-        shutil.rmtree(index, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ class _Paragraphs:
     def __init__(self, paragraphs: list[squad.SquadParagraph], tokenizer):
         from ..index.lexical import BM25Index
 
-        self.tokenizer = tokenizer
+        self.paragraphs, self.tokenizer = paragraphs, tokenizer
         self.units = [paragraph_units(p.context) for p in paragraphs]
         self.texts = [[p.context[s:e] for s, e in us] for p, us in zip(paragraphs, self.units)]
         self.flat = [(pi, ui) for pi, ts in enumerate(self.texts) for ui in range(len(ts))]
@@ -67,10 +67,19 @@ class _Paragraphs:
     def pieces(self, batch: list[str]) -> list[list[int]]:
         return self.tokenizer(batch, add_special_tokens=False)["input_ids"]
 
-    def answer_unit(self, pi: int, answer) -> int | None:
-        """The unit of paragraph `pi` that holds the whole answer, if one does."""
-        inside = [k for k, (s, e) in enumerate(self.units[pi]) if s <= answer.start and answer.end <= e]
-        return inside[0] if inside else None
+    def answerable(self, desc: str, progress: bool):
+        """(paragraph index, question, its first answer, the unit holding that answer) of every answerable
+        question whose answer lies inside one unit."""
+        from tqdm import tqdm
+
+        for pi, para in enumerate(tqdm(self.paragraphs, desc=desc, disable=not progress)):
+            for q in para.questions:
+                if not q.question or not q.answers:
+                    continue
+                a = q.answers[0]
+                inside = [k for k, (s, e) in enumerate(self.units[pi]) if s <= a.start and a.end <= e]
+                if inside:
+                    yield pi, q, a, inside[0]
 
     def answer_tokens(self, pi: int, k: int, answer) -> list[int]:
         """Positions of the answer's tokens among the tokens of unit `k` of paragraph `pi`."""
@@ -96,8 +105,6 @@ def build_read_examples(paragraphs: list[squad.SquadParagraph], tokenizer, max_l
     target); with probability `far` a window around the best BM25 sentence of another paragraph, with
     probability `near` a window of the same paragraph without the answer, and with probability `swap`
     the answer's own window read with a near-miss question (`near_miss`) — all three: no answer."""
-    from tqdm import tqdm
-
     from ..models.reader import encode_window
 
     rng = random.Random(seed)
@@ -115,37 +122,30 @@ def build_read_examples(paragraphs: list[squad.SquadParagraph], tokenizer, max_l
 
     pool = entity_pool([q.question for p in paragraphs for q in p.questions]) if swap else {}
     examples = []
-    for pi, para in enumerate(tqdm(paragraphs, desc="reader windows", disable=not progress)):
-        for q in para.questions:
-            if not q.question or not q.answers:
-                continue
-            a = q.answers[0]
-            k = ps.answer_unit(pi, a)
-            if k is None:
-                continue
-            sentences, at = around(pi, k)
-            window = encode_window(ps.pieces, ps.special, q.question, sentences, max_length)
-            lo, hi = window.spans[at]
-            toks = ps.answer_tokens(pi, k, a)
-            if not toks or lo + toks[-1] >= hi:
-                continue
-            examples.append(ReadExample(window, lo + toks[0], lo + toks[-1]))
-            answers = {x.text for x in q.answers}
-            if swap and rng.random() < swap:
-                changed = near_miss(q.question, "".join(sentences), pool, rng)
-                if changed:
-                    examples.append(empty(changed, sentences))
-            if rng.random() < far:
-                other = ps.elsewhere(q.question, pi, answers)
-                if other:
-                    examples.append(empty(q.question, around(*other)[0]))
-            if rng.random() < near:
-                others = [j for j in range(len(texts[pi])) if j != k and not any(x in texts[pi][j] for x in answers)]
-                if others:
-                    j = max(others, key=lambda j: ps.bm25.coverage(q.question, texts[pi][j]))
-                    other, _ = around(pi, j, k + 1 if j > k else 0, k if j < k else None)
-                    if not any(x in t for t in other for x in answers):
-                        examples.append(empty(q.question, other))
+    for pi, q, a, k in ps.answerable("reader windows", progress):
+        sentences, at = around(pi, k)
+        window = encode_window(ps.pieces, ps.special, q.question, sentences, max_length)
+        lo, hi = window.spans[at]
+        toks = ps.answer_tokens(pi, k, a)
+        if not toks or lo + toks[-1] >= hi:
+            continue
+        examples.append(ReadExample(window, lo + toks[0], lo + toks[-1]))
+        answers = {x.text for x in q.answers}
+        if swap and rng.random() < swap:
+            changed = near_miss(q.question, "".join(sentences), pool, rng)
+            if changed:
+                examples.append(empty(changed, sentences))
+        if rng.random() < far:
+            other = ps.elsewhere(q.question, pi, answers)
+            if other:
+                examples.append(empty(q.question, around(*other)[0]))
+        if rng.random() < near:
+            others = [j for j in range(len(texts[pi])) if j != k and not any(x in texts[pi][j] for x in answers)]
+            if others:
+                j = max(others, key=lambda j: ps.bm25.coverage(q.question, texts[pi][j]))
+                other, _ = around(pi, j, k + 1 if j > k else 0, k if j < k else None)
+                if not any(x in t for t in other for x in answers):
+                    examples.append(empty(q.question, other))
     rng.shuffle(examples)
     return examples
 
@@ -178,36 +178,29 @@ def build_passage_examples(paragraphs: list[squad.SquadParagraph], tokenizer, ma
         return encode_window(ps.pieces, ps.special, question, texts[pi][lo:hi], max_length)
 
     examples = []
-    for pi, para in enumerate(tqdm(paragraphs, desc="passage windows", disable=not progress)):
-        for q in para.questions:
-            if not q.question or not q.answers:
-                continue
-            a = q.answers[0]
-            k = ps.answer_unit(pi, a)
-            if k is None:
-                continue
-            ranges = windows(pi, q.question)
-            holding = [(lo, hi) for lo, hi in ranges if lo <= k < hi]
-            lo, hi = min(holding, key=lambda r: abs((r[0] + r[1] - 1) / 2 - k))
-            window = encode(q.question, pi, lo, hi)
-            slo, shi = window.spans[k - lo]
-            toks = ps.answer_tokens(pi, k, a)
-            if not toks or slo + toks[-1] >= shi:
-                continue
-            examples.append(ReadExample(window, slo + toks[0], slo + toks[-1]))
-            answers = {x.text for x in q.answers}
-            if rng.random() < near:
-                empty = [(l, h) for l, h in ranges if not any(x in t for t in texts[pi][l:h] for x in answers)]
-                if empty:
-                    l, h = rng.choice(empty)
-                    examples.append(ReadExample(encode(q.question, pi, l, h), 0, 0))
-            if rng.random() < far:
-                other = ps.elsewhere(q.question, pi, answers)
-                if other:
-                    pj, uj = other
-                    l, h = next((l, h) for l, h in windows(pj, q.question) if l <= uj < h)
-                    if not any(x in t for t in texts[pj][l:h] for x in answers):
-                        examples.append(ReadExample(encode(q.question, pj, l, h), 0, 0))
+    for pi, q, a, k in ps.answerable("passage windows", progress):
+        ranges = windows(pi, q.question)
+        holding = [(lo, hi) for lo, hi in ranges if lo <= k < hi]
+        lo, hi = min(holding, key=lambda r: abs((r[0] + r[1] - 1) / 2 - k))
+        window = encode(q.question, pi, lo, hi)
+        slo, shi = window.spans[k - lo]
+        toks = ps.answer_tokens(pi, k, a)
+        if not toks or slo + toks[-1] >= shi:
+            continue
+        examples.append(ReadExample(window, slo + toks[0], slo + toks[-1]))
+        answers = {x.text for x in q.answers}
+        if rng.random() < near:
+            empty = [(l, h) for l, h in ranges if not any(x in t for t in texts[pi][l:h] for x in answers)]
+            if empty:
+                l, h = rng.choice(empty)
+                examples.append(ReadExample(encode(q.question, pi, l, h), 0, 0))
+        if rng.random() < far:
+            other = ps.elsewhere(q.question, pi, answers)
+            if other:
+                pj, uj = other
+                l, h = next((l, h) for l, h in windows(pj, q.question) if l <= uj < h)
+                if not any(x in t for t in texts[pj][l:h] for x in answers):
+                    examples.append(ReadExample(encode(q.question, pj, l, h), 0, 0))
     rng.shuffle(examples)
     return examples
 
