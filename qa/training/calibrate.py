@@ -12,6 +12,7 @@ domain dominates, and stores it with the combiner. The held-out part ("test") is
 from __future__ import annotations
 
 import argparse
+import pickle
 import shutil
 import sys
 import tempfile
@@ -37,6 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="near-miss questions (a subject swapped for another of the same document) to add, as a "
                         "share of the tuning questions (0: none)")
     p.add_argument("--out", type=Path, default=None, help="write the combiner here (default: the shipped file)")
+    p.add_argument("--candidates", type=Path, default=None,
+                   help="keep the candidates read here (pickle) and, when the file exists, refit from it instead of "
+                        "reading the tuning questions again (the same reader only)")
 
 
 def collect(engine, questions, reader) -> tuple[list, list[bool]]:
@@ -132,15 +136,33 @@ def choose_thresholds(combiner, sets: dict[str, tuple[list, list[bool]]]) -> tup
 
 
 def run(args) -> int:
-    from .. import QA
-    from ..answering.combiner import fit, scorer_fingerprint
-    from ..eval.questions import parse_questions, squad_questions
-    from ..models.loader import load_reader
+    from ..answering.combiner import scorer_fingerprint
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
     t0 = time.perf_counter()
+    if args.candidates and args.candidates.exists():
+        with args.candidates.open("rb") as f:
+            kept = pickle.load(f)
+        if kept["scorer"] != scorer_fingerprint():
+            log(f"error: {args.candidates} was read with another answer scorer; delete it to read again")
+            return 2
+        sets = kept["sets"]
+    else:
+        sets = read_sets(args, log)
+        if args.candidates:
+            with args.candidates.open("wb") as f:
+                pickle.dump({"scorer": scorer_fingerprint(), "sets": sets}, f)
+    return fit_and_report(sets, args, t0, log)
+
+
+def read_sets(args, log) -> dict[str, tuple[list, list[bool]]]:
+    """Each tuning set's candidates (read by the shipped reader) and labels, by the set's name."""
+    from .. import QA
+    from ..eval.questions import parse_questions, squad_questions
+    from ..models.loader import load_reader
+
     reader = load_reader()
     settings = Settings(scorer=ScorerKind.RULES)  # the combiner being fitted does not exist yet
     sets: dict[str, tuple[list, list[bool]]] = {}
@@ -168,6 +190,13 @@ def run(args) -> int:
                 engine, dev + swapped, reader)
         finally:
             shutil.rmtree(index, ignore_errors=True)
+    return sets
+
+
+def fit_and_report(sets: dict[str, tuple[list, list[bool]]], args, t0: float, log) -> int:
+    """Fit the combiner on every set's candidates, choose both thresholds, save and print them."""
+    from ..answering.combiner import fit, scorer_fingerprint
+
     groups = [g for groups_, _ in sets.values() for g in groups_ if g[0]]
     if not groups:
         log("error: no tuning questions (give --squad and/or --questions)")
