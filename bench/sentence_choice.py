@@ -17,6 +17,7 @@ from qa.eval.questions import TUNE_SHARE
 from qa.index.lexical import BM25Index, local_coverage
 from qa.models import embedding
 from qa.models.base import SCORER_DIR
+from qa.models.loader import load_encoder
 from qa.models.torch_run import TorchReader
 from qa.training import squad
 from qa.training.train import paragraph_units
@@ -32,7 +33,7 @@ def main() -> None:
     args = p.parse_args()
     paragraphs = squad.load(args.squad)
     corpus = BM25Index([para.context for para in paragraphs])
-    encoder = embedding.load_model()
+    encoder = load_encoder()
     model_dir, label = embedding.ensure_default_model(), embedding.base_model_id()
     reader = TorchReader(model_dir, label, args.reader)
     names = ["cosine", "coverage (corpus IDF)", "coverage (local IDF)", "span reader", "span reader + 4 x local"]

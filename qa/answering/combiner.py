@@ -1,12 +1,15 @@
-"""The learned answer model over candidate features, and its calibration.
+"""The learned answer model over candidate features, and its confidence.
 
 A logistic regression over each candidate sentence's features (the trained model's score and
-its margin to the best, cosine, coverage, passage score, answer-type match …) gives the
-probability that the sentence answers the question; the best one is quoted. A Platt
-scaling fitted on the quoted candidates of the tuning questions — unanswerable ones
-included — turns its score into the probability that the *shown quote* is right, which
-is what the threshold compares. Coefficients live in `qa/models/answer-combiner.json`,
-applied with numpy (no scikit-learn at run time); `fit` (scikit-learn) writes them.
+its margin to the best, cosine, coverage, passage score, answer-type match …) scores every
+candidate; the best one is quoted. A second logistic regression, the *verifier*, fitted on the
+quoted candidates of the tuning questions — unanswerable ones included — gives the probability
+that the *shown quote* is right from features of the choice as a whole: its score and its margin
+over the runner-up, the reader's score and margin, the question's language, the passage score
+(docs/trust.md: it separates right quotes from wrong ones better than a scaling of the score alone).
+That probability is what the thresholds compare. Coefficients live in
+`qa/models/answer-combiner.json`, applied with numpy (no scikit-learn at run time); `fit`
+(scikit-learn) writes them.
 """
 from __future__ import annotations
 
@@ -42,6 +45,34 @@ def feature_matrix(cands: Sequence, features: Sequence[str] = FEATURES) -> np.nd
     return np.column_stack([np.asarray(cols[f], dtype=np.float64) for f in features])
 
 
+VERIFIER_FEATURES = ("logit", "logit_margin", "reader", "reader_margin", "english", "english_logit",
+                     "english_margin", "prior", "dense", "paragraph_coverage", "named", "candidates")
+
+
+def _margins(x: np.ndarray) -> np.ndarray:
+    """Each value minus the largest of the others (10 when there is no other)."""
+    if len(x) < 2:
+        return np.full(len(x), 10.0)
+    order = np.argsort(-x, kind="stable")
+    other = np.where(np.arange(len(x)) == order[0], x[order[1]], x[order[0]])
+    return x - other
+
+
+def verifier_matrix(cands: Sequence, z: np.ndarray) -> np.ndarray:
+    """One row of VERIFIER_FEATURES per candidate: the choice it would make if it were quoted — its
+    combiner score `z` and margin over the best other candidate, the same for the reader's score, the
+    question's language (alone and with the two scores), its passage score, cosine, paragraph
+    coverage, share of the question's subjects it names, and how many candidates there were."""
+    z = np.asarray(z, dtype=np.float64)
+    reader = np.array([c.reader for c in cands], dtype=np.float64)
+    english = np.array([c.english for c in cands], dtype=np.float64)
+    margin = _margins(z)
+    return np.column_stack([z, margin, reader, _margins(reader), english, english * z, english * margin,
+                            [c.prior for c in cands], [c.dense for c in cands],
+                            [c.paragraph_coverage for c in cands], [c.named for c in cands],
+                            np.full(len(z), float(len(z)))])
+
+
 def scorer_fingerprint(folder: Path = SCORER_DIR) -> str:
     """sha256 of the trained adapter and head: the combiner is only valid with the scorer it was fit on."""
     h = hashlib.sha256()
@@ -57,12 +88,13 @@ def scorer_fingerprint(folder: Path = SCORER_DIR) -> str:
 
 @dataclass(frozen=True)
 class Combiner:
-    """Logistic weights over `features` (some of FEATURES) and the Platt scaling of the chosen
-    candidate's logit."""
+    """Logistic weights over `features` (some of FEATURES) that choose the quote, and the verifier's
+    over VERIFIER_FEATURES that give the probability that it is right."""
 
     coef: tuple[float, ...]
     intercept: float
-    platt: tuple[float, float]  # p = sigmoid(a * logit + b)
+    verifier: tuple[float, ...]  # p = sigmoid(verifier_matrix @ verifier + verifier_intercept)
+    verifier_intercept: float
     scorer: str  # scorer_fingerprint() it was fitted with
     fitted: dict  # what it was fitted on (for the README)
     features: tuple[str, ...] = FEATURES
@@ -71,20 +103,22 @@ class Combiner:
         """Uncalibrated per-candidate scores (higher = more likely the answer): used to choose."""
         return feature_matrix(cands, self.features) @ np.asarray(self.coef) + self.intercept
 
+    def probabilities(self, cands: Sequence, z: np.ndarray | None = None) -> np.ndarray:
+        """For each candidate, the probability that it is a right answer if it is the one quoted."""
+        z = self.logits(cands) if z is None else z
+        v = verifier_matrix(cands, z) @ np.asarray(self.verifier) + self.verifier_intercept
+        return 1.0 / (1.0 + np.exp(-v))
+
     def choose(self, cands: Sequence) -> tuple[int, float]:
         """The candidate to quote (its index) and the probability that it is a right answer."""
         z = self.logits(cands)
         j = int(np.argmax(z))
-        return j, self.calibrate(z[j])
-
-    def calibrate(self, logit: float) -> float:
-        """Probability that the chosen candidate (with this logit) is a right answer."""
-        a, b = self.platt
-        return float(1.0 / (1.0 + np.exp(-(a * logit + b))))
+        return j, float(self.probabilities(cands, z)[j])
 
     def to_dict(self) -> dict:
         return {"features": list(self.features), "coef": list(self.coef), "intercept": self.intercept,
-                "platt": list(self.platt), "scorer": self.scorer, "fitted": self.fitted}
+                "verifier_features": list(VERIFIER_FEATURES), "verifier": list(self.verifier),
+                "verifier_intercept": self.verifier_intercept, "scorer": self.scorer, "fitted": self.fitted}
 
     def save(self, path: Path = COMBINER_FILE) -> None:
         tmp = path.with_suffix(".tmp")
@@ -99,8 +133,11 @@ class Combiner:
             if unknown or len(raw["features"]) != len(raw["coef"]):
                 raise ValueError(f"features {unknown or raw['features']} do not match this code's {list(FEATURES)}"
                                  " or the coefficients")
+            if tuple(raw["verifier_features"]) != VERIFIER_FEATURES or len(raw["verifier"]) != len(VERIFIER_FEATURES):
+                raise ValueError(f"verifier features {raw['verifier_features']} are not this code's "
+                                 f"{list(VERIFIER_FEATURES)}")
             combiner = cls(tuple(map(float, raw["coef"])), float(raw["intercept"]),
-                           (float(raw["platt"][0]), float(raw["platt"][1])), str(raw["scorer"]),
+                           tuple(map(float, raw["verifier"])), float(raw["verifier_intercept"]), str(raw["scorer"]),
                            dict(raw.get("fitted", {})), tuple(raw["features"]))
         except FileNotFoundError:
             raise ScorerError(f"No answer combiner at {path}; restore it from git or refit it with "
@@ -124,15 +161,15 @@ def fit(groups: Sequence[tuple[Sequence, Sequence[bool]]], scorer: str, fitted: 
     y = np.concatenate([np.asarray(labels, dtype=int) for _, labels in groups])
     model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced").fit(X, y)
     coef, intercept = tuple(float(v) for v in model.coef_[0]), float(model.intercept_[0])
-    # Platt scaling of the chosen candidate: is the quote the engine would show right?
-    unscaled = Combiner(coef, intercept, (1.0, 0.0), scorer, fitted, features)
-    chosen, right = [], []
+    # The verifier: is the quote the engine would show right?
+    choosing = Combiner(coef, intercept, (0.0,) * len(VERIFIER_FEATURES), 0.0, scorer, fitted, features)
+    rows, right = [], []
     for cands, labels in groups:
-        z = unscaled.logits(cands)
+        z = choosing.logits(cands)
         j = int(np.argmax(z))
-        chosen.append(z[j])
+        rows.append(verifier_matrix(cands, z)[j])
         right.append(bool(labels[j]))
-    platt = LogisticRegression(C=1e6, max_iter=2000).fit(np.asarray(chosen).reshape(-1, 1), np.asarray(right, int))
-    return Combiner(coef, intercept, (float(platt.coef_[0][0]), float(platt.intercept_[0])), scorer,
-                    fitted | {"questions": len(groups), "candidates": int(len(y)), "positives": int(y.sum())},
+    verifier = LogisticRegression(C=1.0, max_iter=5000).fit(np.vstack(rows), np.asarray(right, int))
+    return Combiner(coef, intercept, tuple(float(v) for v in verifier.coef_[0]), float(verifier.intercept_[0]),
+                    scorer, fitted | {"questions": len(groups), "candidates": int(len(y)), "positives": int(y.sum())},
                     features)

@@ -262,7 +262,8 @@ class Selector:
         """The reader-scored candidates best first, each with the probability that it is a right answer."""
         scored = self.score(question, found, ranking=ranking)
         z = self.combiner.logits(scored)
-        return [(scored[j], round(self.combiner.calibrate(z[j]), 4)) for j in np.argsort(-z, kind="stable")]
+        p = self.combiner.probabilities(scored, z)
+        return [(scored[j], round(float(p[j]), 4)) for j in np.argsort(-z, kind="stable")]
 
     def _maybe_merge(self, question: str, unit: Unit, coverage: float,
                      expectation: answer_type.Expectation) -> tuple[int, int]:

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..settings import DEFAULT_THRESHOLDS, DEFAULT_UNSURE_THRESHOLDS, PROJECT_DIR, ScorerKind, Settings
 
-ANSWERED_PRECISION = 0.95  # shown answers must be right this often on every tuning set
+ANSWERED_PRECISION = 0.95  # shown answers must be right this often over the tuning sets together
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -111,7 +111,7 @@ def outcomes_of(combiner, groups: list, answerable: list[bool]) -> list:
 
 def choose_thresholds(combiner, sets: dict[str, tuple[list, list[bool]]]) -> tuple[float, float, dict]:
     """The answer threshold — the lowest at which shown answers are right `ANSWERED_PRECISION` of the
-    time on every tuning set — and the unsure threshold — the best mean balanced accuracy (HasAns and
+    time over the tuning sets together (per set, a small set's one wrong answer would decide it) — and the unsure threshold — the best mean balanced accuracy (HasAns and
     NoAns) over the tuning sets, so that no domain dominates; each set's rates at both."""
     from ..eval.metrics import Rates, abstention_rates, best_threshold, precision_threshold, sweep_thresholds
 
@@ -120,8 +120,8 @@ def choose_thresholds(combiner, sets: dict[str, tuple[list, list[bool]]]) -> tup
     rows = [Rates(rs[0].threshold, None, None, None, float(np.mean([r.balanced for r in rs if r.balanced is not None])))
             for rs in zip(*sweeps.values())]
     unsure = float(best_threshold(rows).threshold)
-    wanted = [precision_threshold(o, ANSWERED_PRECISION) for o in outs.values()]
-    answer = max([unsure] + [1.0 if t is None else t for t in wanted])
+    wanted = precision_threshold([o for out in outs.values() for o in out], ANSWERED_PRECISION)
+    answer = max(unsure, 1.0 if wanted is None else wanted)
 
     def precision(o, t):
         shown = [x for x in o if x.score is not None and x.score >= t]
@@ -195,7 +195,7 @@ def read_sets(args, log) -> dict[str, tuple[list, list[bool]]]:
 
 def fit_and_report(sets: dict[str, tuple[list, list[bool]]], args, t0: float, log) -> int:
     """Fit the combiner on every set's candidates, choose both thresholds, save and print them."""
-    from ..answering.combiner import fit, scorer_fingerprint
+    from ..answering.combiner import VERIFIER_FEATURES, fit, scorer_fingerprint
 
     groups = [g for groups_, _ in sets.values() for g in groups_ if g[0]]
     if not groups:
@@ -212,8 +212,10 @@ def fit_and_report(sets: dict[str, tuple[list, list[bool]]], args, t0: float, lo
     log(f"fitted on {len(groups)} questions in {time.perf_counter() - t0:.0f} s; wrote the combiner")
     for name, w in zip(combiner.to_dict()["features"], combiner.coef):
         log(f"  {name:>14} {w:+.3f}")
-    log(f"  platt a={combiner.platt[0]:.3f} b={combiner.platt[1]:.3f}")
-    log(f"answer threshold {threshold:.2f} (shown answers right >= {ANSWERED_PRECISION} on every tuning set), "
+    log("  verifier:")
+    for name, w in zip(VERIFIER_FEATURES, combiner.verifier):
+        log(f"  {name:>18} {w:+.3f}")
+    log(f"answer threshold {threshold:.2f} (shown answers right >= {ANSWERED_PRECISION} over the tuning sets), "
         f"unsure threshold {unsure:.2f} (best mean balanced accuracy):")
     for name, r in rates.items():
         log(f"  {name}: {r}")

@@ -40,11 +40,16 @@ def test_a_retired_sentence_pair_model_is_refused_with_where_to_find_it(tmp_path
         base.ScorerConfig.read(tmp_path / "old")
 
 
-def test_calibration_is_monotone_and_a_probability():
+def test_the_quoted_candidate_is_the_most_confident_and_confidence_is_a_probability(seed_engine):
+    """The verifier reads each candidate as if it were quoted: the one the combiner chooses (the best
+    score, a positive margin) gets the highest probability, and every probability lies in [0, 1]."""
     c = combiner_mod.Combiner.load()
-    probs = [c.calibrate(z) for z in np.linspace(-10, 10, 41)]
-    assert all(0.0 <= p <= 1.0 for p in probs)
-    assert all(a <= b for a, b in zip(probs, probs[1:])) and probs[-1] > probs[0]
+    cands = seed_engine.features("海雀村原党支部书记是谁？")
+    z = c.logits(cands)
+    p = c.probabilities(cands, z)
+    assert len(cands) > 1 and ((0.0 <= p) & (p <= 1.0)).all()
+    assert int(np.argmax(p)) == int(np.argmax(z))
+    assert c.choose(cands) == (int(np.argmax(z)), pytest.approx(float(p.max())))
 
 
 def test_the_default_thresholds_are_the_ones_calibration_chose():

@@ -42,7 +42,7 @@ def test_candidates_kept_by_one_run_refit_the_same_combiner_without_reading_agai
     assert calibrate.run(args_for(tmp_path, "second.json")) == 0
     assert reads == [1]  # the second run read no question
     first, second = Combiner.load(tmp_path / "first.json"), Combiner.load(tmp_path / "second.json")
-    assert first.coef == pytest.approx(second.coef) and first.platt == pytest.approx(second.platt)
+    assert first.coef == pytest.approx(second.coef) and first.verifier == pytest.approx(second.verifier)
     assert first.fitted["threshold"] == second.fitted["threshold"]
 
 
