@@ -83,8 +83,9 @@ class QuotingWeights:
     merge_gain: float = 0.1
     # A line of the page role the question asks about (主标题, 配图 …) outweighs any sentence.
     role_boost: float = 2.0
-    # Confidence of the only line of the asked-for role (never 1.0: the role may be misread).
-    role_confidence: float = 0.9
+    # Confidence of the only line of the asked-for role: above the learned answer threshold (a page line
+    # of the asked role is the answer), never 1.0 (the role may be misread).
+    role_confidence: float = 0.96
     # A sentence holding the kind of answer asked for, or the question's focus noun, is preferred.
     type_weight: float = 0.5
     focus_weight: float = 0.2
