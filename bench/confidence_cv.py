@@ -33,6 +33,8 @@ def chosen_row(combiner, cands) -> tuple[int, np.ndarray]:
 
 
 def lowest_threshold(conf, right, precision):
+    """The lowest confidence at which the quotes at or above it are right `precision` of the time (over the
+    exact confidences, not `qa.eval.metrics.precision_threshold`'s 0.01 grid: few questions per fold)."""
     order = np.argsort(-conf)
     hits = np.cumsum(right[order]) / np.arange(1, len(order) + 1)
     ok = np.where(hits >= precision)[0]
@@ -83,8 +85,7 @@ def main() -> None:
         print(f"== {k}")
         for name in names + ["all"]:
             idx = np.array([i for i, r in enumerate(rows) if name in ("all", r[0])])
-            shown_right, shown, prec = [], 0, []
-            right_all = 0
+            shown, right_all = 0, 0
             for f in range(args.folds):
                 tr = np.array([i for i in range(len(rows)) if fold[i] != f])
                 t = lowest_threshold(conf[k][tr], chosen_right[tr], args.precision)

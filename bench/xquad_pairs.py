@@ -9,6 +9,7 @@ files split the same paragraphs the same way.
 
 writes OUT_FOLDER/xquad_zh.json and OUT_FOLDER/xquad_en_zh.json (docs/models.md: data).
 """
+import copy
 import json
 import sys
 from pathlib import Path
@@ -19,15 +20,11 @@ def main() -> None:
     zh = json.loads((src / "xquad.zh.json").read_text(encoding="utf-8"))
     en = json.loads((src / "xquad.en.json").read_text(encoding="utf-8"))
     english = {qa["id"]: qa["question"] for art in en["data"] for p in art["paragraphs"] for qa in p["qas"]}
-    crossed, missing = json.loads(json.dumps(zh)), 0
+    crossed, missing = copy.deepcopy(zh), 0
     for art in crossed["data"]:
         for p in art["paragraphs"]:
-            for qa in p["qas"]:
-                if qa["id"] in english:
-                    qa["question"] = english[qa["id"]]
-                else:
-                    missing += 1
-            p["qas"] = [qa for qa in p["qas"] if qa["id"] in english]
+            missing += sum(qa["id"] not in english for qa in p["qas"])
+            p["qas"] = [qa | {"question": english[qa["id"]]} for qa in p["qas"] if qa["id"] in english]
     out.mkdir(parents=True, exist_ok=True)
     (out / "xquad_zh.json").write_text(json.dumps(zh, ensure_ascii=False), encoding="utf-8")
     (out / "xquad_en_zh.json").write_text(json.dumps(crossed, ensure_ascii=False), encoding="utf-8")

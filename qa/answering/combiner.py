@@ -162,10 +162,9 @@ def fit(groups: Sequence[tuple[Sequence, Sequence[bool]]], scorer: str, fitted: 
     model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced").fit(X, y)
     coef, intercept = tuple(float(v) for v in model.coef_[0]), float(model.intercept_[0])
     # The verifier: is the quote the engine would show right?
-    choosing = Combiner(coef, intercept, (0.0,) * len(VERIFIER_FEATURES), 0.0, scorer, fitted, features)
     rows, right = [], []
     for cands, labels in groups:
-        z = choosing.logits(cands)
+        z = feature_matrix(cands, features) @ np.asarray(coef) + intercept  # what `Combiner.logits` gives
         j = int(np.argmax(z))
         rows.append(verifier_matrix(cands, z)[j])
         right.append(bool(labels[j]))

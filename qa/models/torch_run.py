@@ -65,10 +65,20 @@ def load_full(encoder, folder: Path) -> None:
                           f"unexpected {len(unexpected)} weights); restore it from git or retrain it.")
 
 
+def load_weights(encoder, folder: Path):
+    """`encoder` (already cut to the reader's layers) with the trained reader in `folder` in it: its fully
+    fine-tuned weights loaded, or its LoRA adapter merged."""
+    from peft import PeftModel
+
+    if (folder / FULL).exists():
+        load_full(encoder, folder)
+        return encoder
+    return PeftModel.from_pretrained(encoder, str(folder)).merge_and_unload()
+
+
 def load_trained(model_dir: Path, base_label: str, folder: Path):
     """(config, tokenizer, encoder with the adapter merged, head tensors) of the trained model in `folder`,
     checked against the base weights in `model_dir`."""
-    from peft import PeftModel
     from safetensors.torch import load_file
 
     config = ScorerConfig.read(folder).for_base(base_label, folder)
@@ -79,10 +89,7 @@ def load_trained(model_dir: Path, base_label: str, folder: Path):
     try:
         if config.layers:
             keep_layers(encoder, config.layers)
-        if (folder / FULL).exists():
-            load_full(encoder, folder)
-        else:
-            encoder = PeftModel.from_pretrained(encoder, str(folder)).merge_and_unload()
+        encoder = load_weights(encoder, folder)
         head = load_file(str(folder / HEAD))
     except ScorerError:
         raise

@@ -111,8 +111,9 @@ def outcomes_of(combiner, groups: list, answerable: list[bool]) -> list:
 
 def choose_thresholds(combiner, sets: dict[str, tuple[list, list[bool]]]) -> tuple[float, float, dict]:
     """The answer threshold — the lowest at which shown answers are right `ANSWERED_PRECISION` of the
-    time over the tuning sets together (per set, a small set's one wrong answer would decide it) — and the unsure threshold — the best mean balanced accuracy (HasAns and
-    NoAns) over the tuning sets, so that no domain dominates; each set's rates at both."""
+    time over the tuning sets together (per set, a small set's one wrong answer would decide it) — and
+    the unsure threshold — the best mean balanced accuracy (HasAns and NoAns) over the tuning sets, so
+    that no domain dominates; each set's rates at both."""
     from ..eval.metrics import Rates, abstention_rates, best_threshold, precision_threshold, sweep_thresholds
 
     outs = {name: outcomes_of(combiner, groups, answerable) for name, (groups, answerable) in sets.items()}

@@ -253,49 +253,34 @@ class _Model:
         from peft import LoraConfig, PeftModel, get_peft_model
         from safetensors.torch import load_file
 
-        from ..models.base import FULL, HEAD, ScorerConfig, ScorerError
-        from ..models.torch_run import fingerprint, keep_layers, load_base, load_full
+        from ..models.base import HEAD, ScorerConfig, ScorerError
+        from ..models.torch_run import fingerprint, keep_layers, load_base, load_weights
 
         self.tokenizer, base = load_base(model_dir)
         self.fingerprint = fingerprint(base)
         self.tuning = tuning
+        if resume is not None and ScorerConfig.read(resume).base_fingerprint != self.fingerprint:
+            raise ScorerError(f"{resume} was trained on other base weights; it cannot be resumed here.")
         if layers:
             keep_layers(base, layers)
         self.head = torch.nn.Linear(base.config.hidden_size, 2)  # start and end logit per token
         if tuning == "full":  # every transformer layer trained; the word-embedding table stays frozen (shared)
-            self.encoder = base
-            if resume is not None:
-                if ScorerConfig.read(resume).base_fingerprint != self.fingerprint:
-                    raise ScorerError(f"{resume} was trained on other base weights; it cannot be resumed here.")
-                if (resume / FULL).exists():
-                    load_full(base, resume)
-                else:  # a LoRA reader goes on in full: its adapter is merged into the weights first
-                    base = PeftModel.from_pretrained(base, str(resume)).merge_and_unload()
-                self.encoder = base
-            base.get_input_embeddings().weight.requires_grad_(False)
-            if resume is not None:
-                head = load_file(str(resume / HEAD))
-                with torch.no_grad():
-                    self.head.weight.copy_(head["weight"])
-                    self.head.bias.copy_(head["bias"])
-            else:
-                torch.nn.init.normal_(self.head.weight, std=0.02)
-                torch.nn.init.zeros_(self.head.bias)
-            return
-        if resume is not None:  # go on from a trained adapter and head (same base weights only)
-            if ScorerConfig.read(resume).base_fingerprint != self.fingerprint:
-                raise ScorerError(f"{resume} was trained on other base weights; it cannot be resumed here.")
+            # a LoRA reader goes on in full: its adapter is merged into the weights first
+            self.encoder = base if resume is None else load_weights(base, resume)
+            self.encoder.get_input_embeddings().weight.requires_grad_(False)
+        elif resume is not None:  # go on from a trained adapter (same base weights only)
             self.encoder = PeftModel.from_pretrained(base, str(resume), is_trainable=True)
+        else:
+            self.encoder = get_peft_model(base, LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout,
+                                                           target_modules=r".*encoder.*\.(query|key|value|dense)"))
+        if resume is not None:  # and from its head
             head = load_file(str(resume / HEAD))
             with torch.no_grad():
                 self.head.weight.copy_(head["weight"])
                 self.head.bias.copy_(head["bias"])
-            return
-        config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout,
-                            target_modules=r".*encoder.*\.(query|key|value|dense)")
-        self.encoder = get_peft_model(base, config)
-        torch.nn.init.normal_(self.head.weight, std=0.02)
-        torch.nn.init.zeros_(self.head.bias)
+        else:
+            torch.nn.init.normal_(self.head.weight, std=0.02)
+            torch.nn.init.zeros_(self.head.bias)
 
     def parameters(self):
         return [p for p in self.encoder.parameters() if p.requires_grad] + list(self.head.parameters())
